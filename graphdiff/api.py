@@ -1,0 +1,565 @@
+"""The Python API: build a graph (or load one), run it forward and backward, read and save the results.
+
+>>> import graphdiff as gd
+>>> g = gd.Graph("circuit")
+>>> x, y, z = g.input("x", value=-2.0), g.input("y", value=5.0), g.input("z", value=-4.0)
+>>> q = (x + y).named("q")
+>>> f = (q * z).named("f")
+>>> g.set_loss(f)
+>>> result = g.run()
+>>> float(result.value("f")), float(result.grad("x")), float(result.grad("z"))
+(-12.0, -4.0, 3.0)
+
+A :class:`Graph` is a spec being built plus, once used, its checked graph and compiled plan (made once
+and reused until the graph changes). Ops applied in Python are shape-checked at once, so a mistake is
+reported at the line that made it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from .errors import GraphdiffError, Problem, ShapeError, SpecError
+from .executor import Plan, Trace, bind_feeds, compile_plan
+from .fileio import write_atomic
+from .gradcheck import GradientCheckReport, check_plan_gradients
+from .graph import CheckedGraph, attrs_problems, check_graph, literal_value
+from .ops import REGISTRY, TensorType, format_shape
+from .spec import (
+    DEFAULT_MAX_ELEMENTS,
+    FORMAT_VERSION,
+    GraphSpec,
+    LeafSpec,
+    NodeSpec,
+    SpecSource,
+    dump_spec,
+    parse_spec,
+    read_spec,
+)
+from .spec.io import validation_problems
+
+ArrayLike = Any
+
+#: Results with more elements than this are refused as JSON; save them as .npz.
+MAX_JSON_RESULT_ELEMENTS = 1_000_000
+
+
+class Tensor:
+    """A leaf or node of a :class:`Graph`, as the builder hands it out: supports ``+ - * / ** @``."""
+
+    __slots__ = ("graph", "id")
+
+    def __init__(self, graph: Graph, id: str) -> None:
+        self.graph = graph
+        self.id = id
+
+    @property
+    def type(self) -> TensorType:
+        return self.graph._types[self.id]
+
+    @property
+    def shape(self) -> tuple[int | str, ...]:
+        return self.type.shape
+
+    @property
+    def dtype(self) -> str:
+        return self.type.dtype
+
+    @property
+    def value(self) -> np.ndarray:
+        """This tensor's value in the graph's last run."""
+        return self.graph.last_result().value(self.id)
+
+    @property
+    def grad(self) -> np.ndarray:
+        """d(loss)/d(this tensor) from the graph's last backward pass."""
+        return self.graph.last_result().grad(self.id)
+
+    def named(self, id: str) -> Tensor:
+        """Give this node a readable id (only while nothing uses it yet): ``q = (x + y).named("q")``."""
+        self.graph._rename(self.id, id)
+        self.id = id
+        return self
+
+    def __repr__(self) -> str:
+        kind = self.graph._kind(self.id)
+        return f"Tensor({self.id!r}, {kind}, shape={format_shape(self.shape)}, dtype={self.dtype})"
+
+    # Operators. Python numbers become constant leaves of the other operand's dtype.
+    def __add__(self, other: Tensor | float) -> Tensor:
+        return self.graph.apply("add", self, other)
+
+    def __radd__(self, other: float) -> Tensor:
+        return self.graph.apply("add", other, self)
+
+    def __sub__(self, other: Tensor | float) -> Tensor:
+        return self.graph.apply("sub", self, other)
+
+    def __rsub__(self, other: float) -> Tensor:
+        return self.graph.apply("sub", other, self)
+
+    def __mul__(self, other: Tensor | float) -> Tensor:
+        return self.graph.apply("mul", self, other)
+
+    def __rmul__(self, other: float) -> Tensor:
+        return self.graph.apply("mul", other, self)
+
+    def __truediv__(self, other: Tensor | float) -> Tensor:
+        return self.graph.apply("div", self, other)
+
+    def __rtruediv__(self, other: float) -> Tensor:
+        return self.graph.apply("div", other, self)
+
+    def __neg__(self) -> Tensor:
+        return self.graph.apply("neg", self)
+
+    def __pow__(self, exponent: float) -> Tensor:
+        if isinstance(exponent, Tensor):
+            raise TypeError("graphdiff's pow takes a constant exponent (a Python number)")
+        return self.graph.apply("pow", self, exponent=float(exponent))
+
+    def __matmul__(self, other: Tensor) -> Tensor:
+        return self.graph.apply("matmul", self, other)
+
+    def __rmatmul__(self, other: Tensor) -> Tensor:
+        return self.graph.apply("matmul", other, self)
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 (numpy's name)
+        return self.graph.apply("transpose", self)
+
+    def sum(self, axis: int | list[int] | None = None, keepdims: bool = False) -> Tensor:
+        return self.graph.apply("sum", self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: int | list[int] | None = None, keepdims: bool = False) -> Tensor:
+        return self.graph.apply("mean", self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis: int | list[int] | None = None, keepdims: bool = False) -> Tensor:
+        return self.graph.apply("max", self, axis=axis, keepdims=keepdims)
+
+
+class Result:
+    """Values (and, after backward, gradients) of one run, addressable by id."""
+
+    def __init__(self, graph: CheckedGraph, trace: Trace, grads: Mapping[str, np.ndarray] | None = None) -> None:
+        self.graph = graph
+        self.trace = trace
+        self._grads = dict(grads) if grads is not None else None
+
+    @property
+    def loss(self) -> float | None:
+        """The loss value, or None when the graph has no loss."""
+        return float(self.value(self.graph.loss)) if self.graph.loss else None
+
+    def value(self, id: str) -> np.ndarray:
+        """The forward value of a leaf or node."""
+        return self.trace.value(id)
+
+    def grad(self, id: str) -> np.ndarray:
+        """d(loss)/d(id), as computed by the backward pass."""
+        if self._grads is None:
+            raise GraphdiffError(f"no gradients: run backward() first (asked for {json.dumps(id)})")
+        if id not in self._grads:
+            self.trace.plan.slot_of(id)  # raises for an unknown id
+            reason = "int64 values have no gradient" if not self.graph.types[id].is_float else "not asked for"
+            raise GraphdiffError(f"no gradient for {json.dumps(id)}: {reason}")
+        return self._grads[id]
+
+    @property
+    def values(self) -> dict[str, np.ndarray]:
+        return {id: self.trace.value(id) for id in self.graph.order}
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:
+        return dict(self._grads or {})
+
+    @property
+    def has_grads(self) -> bool:
+        return self._grads is not None
+
+    @property
+    def outputs(self) -> dict[str, np.ndarray]:
+        return {id: self.value(id) for id in self.graph.outputs}
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Save values and gradients atomically: ``.json`` (small results, bit-exact floats) or ``.npz``."""
+        target = Path(path)
+        if target.suffix == ".npz":
+            arrays = {f"value/{id}": v for id, v in self.values.items()}
+            arrays |= {f"grad/{id}": g for id, g in self.grads.items()}
+            buffer = BytesIO()
+            np.savez(buffer, **arrays)
+            return write_atomic(target, buffer.getvalue())
+        if target.suffix == ".json":
+            size = sum(v.size for v in self.values.values()) + sum(g.size for g in self.grads.values())
+            if size > MAX_JSON_RESULT_ELEMENTS:
+                raise GraphdiffError(f"{target}: {size} numbers are too many for JSON; save as .npz")
+            document = {
+                "graph": self.graph.name,
+                "loss": json_number(self.loss) if self.loss is not None else None,
+                "values": {id: json_array(v) for id, v in self.values.items()},
+                "grads": {id: json_array(g) for id, g in self.grads.items()},
+            }
+            return write_atomic(target, json.dumps(document, indent=1, allow_nan=False) + "\n")
+        raise GraphdiffError(f"{target}: results are saved as .json or .npz")
+
+
+def json_number(x: float) -> float | str:
+    """A float for JSON: itself if finite, else "nan", "inf" or "-inf" (JSON has no such numbers)."""
+    return x if math.isfinite(x) else str(x)
+
+
+def json_array(array: np.ndarray) -> Any:
+    """An array as nested lists for JSON, non-finite floats as strings."""
+    listed = array.tolist()
+    if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
+        return np.vectorize(json_number, otypes=[object])(array).tolist()
+    return listed
+
+
+class Graph:
+    """A computation graph: built in Python or loaded from a spec file, then run forward and backward."""
+
+    def __init__(self, name: str, description: str | None = None) -> None:
+        self.name = name
+        self.description = description
+        self._leaves: list[LeafSpec] = []
+        self._nodes: list[NodeSpec] = []
+        self._outputs: list[str] = []
+        self._loss: str | None = None
+        self._schema: str | None = None
+        self._source = SpecSource(None, None)
+        self._types: dict[str, TensorType] = {}
+        self._consumed: set[str] = set()
+        self._checked: CheckedGraph | None = None
+        self._plan: Plan | None = None
+        self._last: Result | None = None
+        self._max_elements = DEFAULT_MAX_ELEMENTS
+
+    @classmethod
+    def from_checked(cls, checked: CheckedGraph) -> Graph:
+        """A graph around an already checked spec (what :func:`load` returns)."""
+        spec = checked.spec
+        graph = cls(spec.name, spec.description)
+        graph._leaves = list(spec.leaves)
+        graph._nodes = list(spec.nodes)
+        graph._outputs = list(spec.outputs)
+        graph._loss = spec.loss
+        graph._schema = spec.schema_
+        graph._source = checked.source
+        graph._types = dict(checked.types)
+        graph._consumed = {name for node in spec.nodes for name in node.inputs}
+        graph._checked = checked
+        return graph
+
+    # --- building -------------------------------------------------------------------------------
+
+    def input(
+        self,
+        id: str,
+        *,
+        value: ArrayLike | None = None,
+        shape: Iterable[int | str] | None = None,
+        dtype: str = "float64",
+        description: str | None = None,
+    ) -> Tensor:
+        """An input leaf, fed at run time; ``value`` is its default. Shape dims may be symbols (``"N"``)."""
+        return self._add_leaf("input", id, value, shape, dtype, description)
+
+    def parameter(
+        self,
+        id: str,
+        value: ArrayLike | Mapping[str, Any],
+        *,
+        shape: Iterable[int] | None = None,
+        dtype: str = "float64",
+        description: str | None = None,
+    ) -> Tensor:
+        """A trainable parameter. ``value`` is an array or an initializer such as
+        ``{"init": "normal", "std": 0.01, "seed": 0}`` (which needs ``shape``)."""
+        return self._add_leaf("parameter", id, value, shape, dtype, description)
+
+    def constant(
+        self, id: str, value: ArrayLike | Mapping[str, Any], *, shape: Iterable[int] | None = None,
+        dtype: str = "float64", description: str | None = None,
+    ) -> Tensor:
+        """A constant leaf (not trained)."""
+        return self._add_leaf("constant", id, value, shape, dtype, description)
+
+    def apply(self, op: str, *inputs: Tensor | float, id: str | None = None, **attrs: Any) -> Tensor:
+        """Add a node applying ``op`` (a registered op name) to ``inputs``; returns the new node.
+
+        Attributes are keyword arguments (``axis=1``); ``None`` means "the default". Python numbers
+        among the inputs become constant leaves.
+        """
+        definition = REGISTRY.get(op)
+        if definition is None:
+            raise SpecError(f"unknown op {json.dumps(op)}")
+        dtype = next((t.dtype for t in inputs if isinstance(t, Tensor)), "float64")
+        tensors = [self._as_tensor(t, dtype) for t in inputs]
+        node_id = self._fresh_id(op) if id is None else id
+        place = f"node {json.dumps(node_id)}"
+        if node_id in self._types:
+            raise SpecError(Problem(None, place, "id is already used"))
+        clean = {name: value for name, value in attrs.items() if value is not None}
+        if "lam" in clean:  # ``lambda`` is a Python keyword
+            clean["lambda"] = clean.pop("lam")
+        try:
+            parsed = definition.Attrs.model_validate(clean)
+        except ValidationError as exc:
+            raise SpecError(*(Problem(None, place, m) for m in attrs_problems(definition, exc))) from None
+        if len(tensors) != len(definition.input_names):
+            raise SpecError(
+                Problem(None, place, f"{op} takes {len(definition.input_names)} inputs, got {len(tensors)}")
+            )
+        try:
+            out_type = definition.infer(parsed, *(t.type for t in tensors))
+        except ShapeError as exc:
+            raise exc.located(None, place) from None
+        node = NodeSpec(id=node_id, op=op, inputs=[t.id for t in tensors], attrs=clean)
+        self._nodes.append(node)
+        self._types[node_id] = out_type
+        self._consumed.update(node.inputs)
+        self._changed()
+        return Tensor(self, node_id)
+
+    def set_loss(self, tensor: Tensor) -> Tensor:
+        """Declare the scalar loss that backward differentiates."""
+        self._own(tensor)
+        if tensor.shape != ():
+            raise ShapeError(f"the loss must be a scalar; {tensor.id!r} has shape {format_shape(tensor.shape)}")
+        self._loss = tensor.id
+        self._changed()
+        return tensor
+
+    def add_output(self, *tensors: Tensor) -> None:
+        """Declare outputs (what ``graphdiff run`` prints)."""
+        for tensor in tensors:
+            self._own(tensor)
+            if tensor.id not in self._outputs:
+                self._outputs.append(tensor.id)
+        self._changed()
+
+    def __getitem__(self, id: str) -> Tensor:
+        if id not in self._types:
+            raise KeyError(id)
+        return Tensor(self, id)
+
+    def __contains__(self, id: object) -> bool:
+        return id in self._types
+
+    # --- checked form ---------------------------------------------------------------------------
+
+    @property
+    def spec(self) -> GraphSpec:
+        """The graph as a file-format model."""
+        if self._checked is not None:
+            return self._checked.spec
+        try:
+            return GraphSpec.model_validate(
+                {
+                    "$schema": self._schema,
+                    "format_version": FORMAT_VERSION,
+                    "name": self.name,
+                    "description": self.description,
+                    "leaves": self._leaves,
+                    "nodes": self._nodes,
+                    "outputs": self._outputs,
+                    "loss": self._loss,
+                }
+            )
+        except ValidationError as exc:
+            raise SpecError(*validation_problems(exc, None, None)) from None
+
+    @property
+    def checked(self) -> CheckedGraph:
+        """The checked graph (checked once, on first use after a change)."""
+        if self._checked is None:
+            self._checked = check_graph(self.spec, self._source, max_elements=self._max_elements)
+        return self._checked
+
+    @property
+    def plan(self) -> Plan:
+        """The compiled execution plan (compiled once, on first use after a change)."""
+        if self._plan is None:
+            self._plan = compile_plan(self.checked)
+        return self._plan
+
+    @property
+    def loss(self) -> str | None:
+        return self._loss
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return self.checked.warnings
+
+    # --- running --------------------------------------------------------------------------------
+
+    def forward(self, feeds: Mapping[str, ArrayLike] | None = None, *, check_finite: bool = False) -> Result:
+        """Run the forward pass, caching every intermediate value. ``feeds`` maps input ids to arrays."""
+        plan = self.plan
+        trace = plan.forward(bind_feeds(plan.graph, feeds), check_finite=check_finite)
+        self._last = Result(plan.graph, trace)
+        return self._last
+
+    def backward(
+        self,
+        result: Result | None = None,
+        *,
+        wrt: Iterable[str] | None = None,
+        output: str | None = None,
+        upstream: ArrayLike | None = None,
+        check_finite: bool = False,
+    ) -> Result:
+        """Backpropagate from the loss (or ``output`` seeded with ``upstream``) through the last forward
+        run (or ``result``). ``wrt`` names the gradients wanted (default: every float leaf and node)."""
+        base = result or self.last_result()
+        grads = base.trace.plan.backward(
+            base.trace, wrt=wrt, output=output, upstream=upstream, check_finite=check_finite
+        )
+        self._last = Result(base.graph, base.trace, grads)
+        return self._last
+
+    def run(
+        self,
+        feeds: Mapping[str, ArrayLike] | None = None,
+        *,
+        wrt: Iterable[str] | None = None,
+        check_finite: bool = False,
+    ) -> Result:
+        """Forward then backward: every value and the gradient of the loss with respect to ``wrt``."""
+        self.forward(feeds, check_finite=check_finite)
+        return self.backward(wrt=wrt, check_finite=check_finite)
+
+    def last_result(self) -> Result:
+        if self._last is None:
+            raise GraphdiffError(f"graph {self.name!r} has not been run yet: call forward() or run() first")
+        return self._last
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the graph as a spec file (atomically). See :func:`save`."""
+        return save(self, path)
+
+    def __repr__(self) -> str:
+        return f"Graph({self.name!r}, {len(self._leaves)} leaves, {len(self._nodes)} nodes, loss={self._loss!r})"
+
+    # --- internals ------------------------------------------------------------------------------
+
+    def _add_leaf(self, kind: str, id: str, value: Any, shape: Any, dtype: str, description: str | None) -> Tensor:
+        place = f"leaf {json.dumps(id)}"
+        if id in self._types:
+            raise SpecError(Problem(None, place, "id is already used"))
+        if value is not None and not isinstance(value, Mapping):
+            value = np.asarray(value).tolist()
+        data = {"id": id, "kind": kind, "dtype": dtype, "shape": None if shape is None else list(shape),
+                "value": value, "description": description}
+        try:
+            leaf = LeafSpec.model_validate({k: v for k, v in data.items() if v is not None})
+        except ValidationError as exc:
+            raise SpecError(*(Problem(None, place, p.message) for p in validation_problems(exc, data, None))) from None
+        if leaf.shape is not None:
+            leaf_type = TensorType(tuple(leaf.shape), dtype)
+        else:
+            leaf_type = TensorType(literal_value(leaf.value, dtype).shape, dtype)
+        self._leaves.append(leaf)
+        self._types[id] = leaf_type
+        self._changed()
+        return Tensor(self, id)
+
+    def _as_tensor(self, item: Tensor | float, dtype: str) -> Tensor:
+        if isinstance(item, Tensor):
+            self._own(item)
+            return item
+        if isinstance(item, bool) or not isinstance(item, int | float | np.number):
+            raise TypeError(f"expected a Tensor or a number, got {type(item).__name__}")
+        return self.constant(self._fresh_id("const"), float(item), dtype=dtype if dtype != "int64" else "float64")
+
+    def _own(self, tensor: Tensor) -> None:
+        if tensor.graph is not self:
+            raise GraphdiffError(f"{tensor.id!r} belongs to graph {tensor.graph.name!r}, not {self.name!r}")
+
+    def _fresh_id(self, stem: str) -> str:
+        n = 1
+        while f"{stem}_{n}" in self._types:
+            n += 1
+        return f"{stem}_{n}"
+
+    def _kind(self, id: str) -> str:
+        for leaf in self._leaves:
+            if leaf.id == id:
+                return leaf.kind
+        return next(node.op for node in self._nodes if node.id == id)
+
+    def _rename(self, old: str, new: str) -> None:
+        if new == old:
+            return
+        if new in self._types:
+            raise SpecError(Problem(None, f"node {json.dumps(old)}", f"cannot rename: {json.dumps(new)} is already used"))
+        if old in self._consumed or old in self._outputs or old == self._loss:
+            raise SpecError(Problem(None, f"node {json.dumps(old)}", "cannot rename: something already uses it"))
+        self._leaves = [leaf.model_copy(update={"id": new}) if leaf.id == old else leaf for leaf in self._leaves]
+        self._nodes = [node.model_copy(update={"id": new}) if node.id == old else node for node in self._nodes]
+        self._types[new] = self._types.pop(old)
+        self._changed()
+
+    def _changed(self) -> None:
+        self._checked = None
+        self._plan = None
+        self._last = None
+
+
+def load(path: str | os.PathLike[str], *, max_elements: int = DEFAULT_MAX_ELEMENTS) -> Graph:
+    """Load and check a spec file. Array files it names are read from beside it, at most ``max_elements``
+    elements each. Raises :class:`~graphdiff.SpecError` listing every problem found."""
+    spec, source = read_spec(path)
+    graph = Graph.from_checked(check_graph(spec, source, max_elements=max_elements))
+    graph._max_elements = max_elements
+    return graph
+
+
+def loads(text: str | bytes, *, folder: str | os.PathLike[str] | None = None, label: str | None = None) -> Graph:
+    """Load a spec from text; array files are read from ``folder`` (refused when it is None)."""
+    spec, source = parse_spec(text, label=label, folder=Path(folder) if folder is not None else None)
+    return Graph.from_checked(check_graph(spec, source))
+
+
+def save(graph: Graph, path: str | os.PathLike[str]) -> Path:
+    """Write ``graph`` as a spec file, atomically, with stable key order (saving twice gives identical bytes).
+
+    Array-file references are written as they are, relative to the new file's folder.
+    """
+    checked = graph.checked  # never save a graph that does not check
+    return write_atomic(path, dump_spec(checked.spec))
+
+
+def check_gradients(
+    graph: Graph,
+    feeds: Mapping[str, ArrayLike] | None = None,
+    *,
+    wrt: Iterable[str] | None = None,
+    h: float = 1e-5,
+    tolerance: float = 1e-6,
+    floor: float | None = None,
+    max_coords: int = 100,
+    directions: int | None = None,
+    seed: int = 0,
+) -> GradientCheckReport:
+    """Compare backward's gradients with centered differences for every float leaf (or ``wrt``).
+
+    See :mod:`graphdiff.gradcheck` for the error measure; ``directions=k`` switches to the fast mode
+    (k random directions per leaf); leaves larger than ``max_coords`` are checked on a seeded sample.
+    """
+    plan = graph.plan
+    return check_plan_gradients(
+        plan, bind_feeds(plan.graph, feeds), wrt=wrt, h=h, tolerance=tolerance, floor=floor,
+        max_coords=max_coords, directions=directions, seed=seed,
+    )

@@ -1,0 +1,315 @@
+"""The ``graphdiff`` command line: a thin layer over the Python API.
+
+Errors go to stderr as one line per problem, ``file: place: message``, never a traceback. Exit codes:
+0 ok, 1 a check failed (gradient check, non-finite value), 2 invalid input or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .api import Graph, Result, check_gradients, json_array, load
+from .errors import ArrayFileError, FeedError, GraphdiffError, NonFiniteError, Problem
+from .fileio import write_atomic
+from .ops import format_shape
+from .spec import DEFAULT_MAX_ELEMENTS, dump_spec, read_array, spec_json_schema
+from .spec.strict_json import parse_json
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_INVALID = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with examples kept verbatim in --help."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="graphdiff",
+        description="Graph-based automatic differentiation: check, run and differentiate graph spec files.",
+        epilog=_examples(
+            "graphdiff demo",
+            "graphdiff validate examples/*.json",
+            "graphdiff grad examples/cs231n_circuit.json",
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"graphdiff {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    def with_feeds(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("file", metavar="FILE", help="a graph spec (.json)")
+        sub.add_argument(
+            "--feed", "-f", action="append", default=[], metavar="NAME=VALUE",
+            help="feed an input: a JSON number or list (x=-2, v=[1,2]), an .npy file (X=x.npy) or an "
+                 "array in an .npz file (X=data.npz:X); repeat for several inputs",
+        )
+        sub.add_argument("--check-finite", action="store_true",
+                         help="stop at the first nan or inf, naming the node (exit code 1)")
+        sub.add_argument("--max-elements", type=int, default=DEFAULT_MAX_ELEMENTS, metavar="N",
+                         help=f"largest array read from a file (default {DEFAULT_MAX_ELEMENTS})")
+
+    validate = commands.add_parser(
+        "validate", help="check spec files and report every problem",
+        description="Check spec files (JSON, references, cycles, ops, attributes, shapes) and report every "
+                    "problem with its place. Exit code 2 if any file is invalid.",
+        epilog=_examples("graphdiff validate examples/*.json"),
+    )
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument("--quiet", "-q", action="store_true", help="print problems only")
+    validate.set_defaults(handler=cmd_validate)
+
+    run = commands.add_parser(
+        "run", help="run the forward pass and print the outputs",
+        description="Run the forward pass and print the graph's outputs (its loss if it declares none).",
+        epilog=_examples("graphdiff run examples/cs231n_circuit.json",
+                         "graphdiff run examples/cs231n_circuit.json --feed x=1 --feed z=2 --json"),
+    )
+    with_feeds(run)
+    run.add_argument("--json", action="store_true", help="print the outputs as a JSON object")
+    run.set_defaults(handler=cmd_run)
+
+    grad = commands.add_parser(
+        "grad", help="print every node's value and gradient",
+        description="Run forward and backward and print a table of every leaf's and node's value and the "
+                    "gradient of the loss with respect to it.",
+        epilog=_examples("graphdiff grad examples/cs231n_circuit.json",
+                         "graphdiff grad examples/softmax_classifier.json --save results.npz"),
+    )
+    with_feeds(grad)
+    grad.add_argument("--wrt", action="append", metavar="ID", help="only these gradients (repeatable)")
+    grad.add_argument("--save", metavar="PATH", help="also save values and gradients (.json or .npz)")
+    grad.set_defaults(handler=cmd_grad)
+
+    check = commands.add_parser(
+        "check", help="compare analytic gradients with numerical ones",
+        description="Gradient check: compare backward's gradients with centered differences "
+                    "[f(x+h) - f(x-h)] / 2h for every float leaf. Exit code 1 if any leaf fails.",
+        epilog=_examples("graphdiff check examples/two_layer_sigmoid.json",
+                         "graphdiff check examples/softmax_classifier.json --directions 5"),
+    )
+    with_feeds(check)
+    check.add_argument("--wrt", action="append", metavar="ID", help="only these leaves (repeatable)")
+    check.add_argument("--h", type=float, default=1e-5, help="finite-difference step (default 1e-5)")
+    check.add_argument("--tolerance", type=float, default=1e-6, help="largest passing relative error")
+    check.add_argument("--max-coords", type=int, default=100, metavar="N",
+                       help="coordinates checked per leaf, sampled with --seed when larger (default 100)")
+    check.add_argument("--directions", type=int, metavar="K",
+                       help="fast mode: check K random directions per leaf instead of coordinates")
+    check.add_argument("--seed", type=int, default=0, help="seed for sampling (default 0)")
+    check.set_defaults(handler=cmd_check)
+
+    schema = commands.add_parser(
+        "schema", help="print the JSON Schema of the spec format",
+        description="Print the JSON Schema of the graphdiff spec format (generated from its models).",
+        epilog=_examples("graphdiff schema > graphdiff-v1.schema.json", "graphdiff schema -o schema.json"),
+    )
+    schema.add_argument("--output", "-o", metavar="PATH", help="write to a file instead")
+    schema.set_defaults(handler=cmd_schema)
+
+    demo = commands.add_parser(
+        "demo", help="run the CS231n circuit f = (x + y) z end to end",
+        description="Build the circuit f = (x + y) z at x = -2, y = 5, z = -4, print its spec, its forward "
+                    "values and backward gradients, and check the gradients numerically.",
+        epilog=_examples("graphdiff demo"),
+    )
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``graphdiff`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except NonFiniteError as exc:
+        _print_problems(exc.problems)
+        return EXIT_CHECK_FAILED
+    except GraphdiffError as exc:
+        _print_problems(exc.problems)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def _print_problems(problems: Sequence[Problem]) -> None:
+    for problem in problems:
+        print(problem, file=sys.stderr)
+
+
+# --- commands ---------------------------------------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    status = EXIT_OK
+    for file in args.files:
+        try:
+            graph = load(file)
+        except GraphdiffError as exc:
+            _print_problems(exc.problems)
+            status = EXIT_INVALID
+            continue
+        _print_problems(graph.warnings)
+        if not args.quiet:
+            checked = graph.checked
+            loss = f', loss "{checked.loss}"' if checked.loss else ", no loss"
+            print(f'{file}: ok: graph "{checked.name}", {len(checked.leaves)} leaves, '
+                  f"{len(checked.nodes)} nodes{loss}")
+    return status
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    graph = load(args.file, max_elements=args.max_elements)
+    result = graph.forward(parse_feeds(graph, args.feed, args.max_elements), check_finite=args.check_finite)
+    if args.json:
+        print(json.dumps({id: json_array(np.asarray(v)) for id, v in result.outputs.items()}, indent=1))
+    else:
+        for id, value in result.outputs.items():
+            print(f"{id} = {format_array(value, full=True)}")
+    return EXIT_OK
+
+
+def cmd_grad(args: argparse.Namespace) -> int:
+    graph = load(args.file, max_elements=args.max_elements)
+    if graph.loss is None:
+        raise GraphdiffError(Problem(args.file, "loss", "the graph declares no loss to differentiate"))
+    graph.forward(parse_feeds(graph, args.feed, args.max_elements), check_finite=args.check_finite)
+    result = graph.backward(wrt=args.wrt, check_finite=args.check_finite)
+    print(grad_table(result))
+    if args.save:
+        print(f"saved {result.save(args.save)}")
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    graph = load(args.file, max_elements=args.max_elements)
+    feeds = parse_feeds(graph, args.feed, args.max_elements)
+    report = check_gradients(
+        graph, feeds, wrt=args.wrt, h=args.h, tolerance=args.tolerance, max_coords=args.max_coords,
+        directions=args.directions, seed=args.seed,
+    )
+    print(report.table())
+    return EXIT_OK if report.passed else EXIT_CHECK_FAILED
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    text = json.dumps(spec_json_schema(), indent=2) + "\n"
+    if args.output:
+        write_atomic(args.output, text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .examples import cs231n_circuit  # the demo's graph, built with the Python API
+
+    graph = cs231n_circuit()
+    print("graphdiff demo: the CS231n circuit f = (x + y) z at x = -2, y = 5, z = -4\n")
+    print("The graph as a spec file (graphdiff's JSON format):\n")
+    print(dump_spec(graph.spec))
+    result = graph.run()
+    print("Forward values and backward gradients (upstream x local gradient, from the loss back):\n")
+    print(grad_table(result))
+    print("\nNumerical check (centered differences):\n")
+    report = check_gradients(graph)
+    print(report.table())
+    print("\nNext: graphdiff grad examples/two_layer_sigmoid.json, graphdiff --help")
+    return EXIT_OK if report.passed else EXIT_CHECK_FAILED
+
+
+# --- feeds and formatting -----------------------------------------------------------------------
+
+
+def parse_feeds(graph: Graph, items: Sequence[str], max_elements: int) -> dict[str, np.ndarray]:
+    """``name=value`` arguments as arrays: JSON numbers and lists, ``.npy`` files, ``.npz:key`` arrays."""
+    checked = graph.checked
+    feeds: dict[str, np.ndarray] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        place = f"--feed {item}"
+        if not sep or not name:
+            raise FeedError(Problem(None, place, "expected NAME=VALUE"))
+        if name in feeds:
+            raise FeedError(Problem(None, place, f"{name!r} is fed twice"))
+        leaf = checked.types.get(name) if name in checked.leaves else None
+        dtype = leaf.dtype if leaf else "float64"
+        path, _, key = text.partition(":") if ".npz:" in text else (text, "", "")
+        if path.endswith((".npy", ".npz")):
+            if not Path(path).is_file():
+                raise ArrayFileError(Problem(path, place, "no such file"))
+            feeds[name] = read_array(Path(path), key or None, label=path, dtype=dtype, max_elements=max_elements)
+        else:
+            value = parse_json(text, None)
+            if isinstance(value, dict | str | bool) or value is None:
+                raise FeedError(Problem(None, place, "expected a number, a JSON list, or an .npy/.npz file"))
+            feeds[name] = value
+    return feeds
+
+
+def format_array(value: np.ndarray, *, full: bool = False) -> str:
+    """A scalar as a number; a small array inline; a large one as shape, dtype and summary statistics."""
+    value = np.asarray(value)
+    if value.ndim == 0:
+        return _number(value.item())
+    if value.size <= (1000 if full else 9):
+        with np.printoptions(precision=6, suppress=True, threshold=1000, linewidth=10_000):
+            text = np.array2string(value, separator=", ")
+        return " ".join(text.split())
+    if np.issubdtype(value.dtype, np.floating):
+        finite = value[np.isfinite(value)]
+        stats = (f"min {_number(finite.min())} mean {_number(finite.mean())} max {_number(finite.max())}"
+                 if finite.size else "no finite values")
+        return f"{format_shape(value.shape)} {value.dtype}: {stats}, norm {_number(np.linalg.norm(finite))}"
+    return f"{format_shape(value.shape)} {value.dtype}: min {value.min()} max {value.max()}"
+
+
+def _number(x: Any) -> str:
+    return f"{float(x):.6g}" if not isinstance(x, int | np.integer) else str(x)
+
+
+def grad_table(result: Result) -> str:
+    """One row per leaf and node: id, what it is, shape, value, gradient (d loss / d id)."""
+    graph = result.graph
+    loss = graph.loss or "L"
+    rows = [("id", "kind", "shape", "value", f"d{loss}/d(id)")]
+    for id in graph.order:
+        kind = graph.kind(id)
+        if kind == "node":
+            node = graph.nodes[id]
+            kind = f"{node.op}({', '.join(node.inputs)})"
+        grad = result.grads.get(id)
+        rows.append((
+            id + (" (loss)" if id == graph.loss else ""),
+            kind,
+            format_shape(graph.types[id].shape) if graph.types[id].shape else "scalar",
+            format_array(result.value(id)),
+            "-" if grad is None else format_array(grad),
+        ))
+    widths = [min(max(len(r[i]) for r in rows), 48) for i in range(4)]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
+        for row in rows
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

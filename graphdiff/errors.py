@@ -1,0 +1,73 @@
+"""The one exception hierarchy for everything a user of graphdiff can get wrong.
+
+Every error carries one or more :class:`Problem` lines of the form ``file: place: message`` so the CLI can
+print them as they are, and a caller can inspect them. Errors raised deep inside (an op's shape rule, an
+array reader) know only the message; the layer that knows the file and the place fills them in with
+:meth:`GraphdiffError.located`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Self
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong, and where: ``circuit.json: nodes[1] "f": input "w" is not defined``."""
+
+    file: str | None
+    place: str | None
+    message: str
+
+    def __str__(self) -> str:
+        return ": ".join(part for part in (self.file, self.place, self.message) if part)
+
+
+class GraphdiffError(Exception):
+    """Base class of every error graphdiff raises for bad input, bad usage or a failed computation."""
+
+    def __init__(self, *problems: Problem | str) -> None:
+        self.problems: tuple[Problem, ...] = tuple(
+            p if isinstance(p, Problem) else Problem(None, None, p) for p in problems
+        )
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    def located(self, file: str | None = None, place: str | None = None) -> Self:
+        """A copy whose problems name ``file`` and ``place`` where they did not already."""
+        problems = [
+            replace(p, file=p.file or file, place=p.place or place) for p in self.problems
+        ]
+        return type(self)(*problems)
+
+
+class SpecError(GraphdiffError):
+    """A spec file (or a graph built in Python) is invalid; carries every problem found, not just the first."""
+
+
+class FormatVersionError(SpecError):
+    """A spec's format version is missing, malformed, or newer than this graphdiff reads."""
+
+
+class ShapeError(SpecError):
+    """Shapes or dtypes do not fit an op (found statically, before anything runs)."""
+
+
+class ArrayFileError(SpecError):
+    """An array file named by a spec or a feed is missing, unsafe, malformed or does not match."""
+
+
+class FeedError(GraphdiffError):
+    """A value fed at run time is missing, unknown, or of the wrong shape or dtype."""
+
+
+class ComputeError(GraphdiffError):
+    """An op refused its values at run time (for example a class label out of range)."""
+
+
+class NonFiniteError(ComputeError):
+    """A value or gradient became nan or infinite (raised only when finiteness checking is on)."""
+
+
+class GradientCheckError(GraphdiffError):
+    """A gradient check was asked for something it cannot check (no float leaf, bad arguments)."""

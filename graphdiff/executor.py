@@ -1,0 +1,288 @@
+"""The executor: a checked graph compiled once into a plan, then run forward and backward.
+
+A :class:`Plan` is a flat list of :class:`Step` s over integer slots (one slot per leaf and node, in the
+checked topological order). Running it does no validation, sorting or networkx work.
+
+- :meth:`Plan.forward` fills a :class:`Trace` with every value (the cached intermediates).
+- :meth:`Plan.backward` walks the steps in reverse: for each node, upstream gradient x local gradient
+  (the op's ``vjp``) flows to its inputs, and gradients add up where a value feeds several nodes
+  (fan-out). It computes only what the wanted gradients need, and never mutates a previous result, so
+  calling it twice gives the same gradients, not doubled ones.
+
+This module is the only home of the chain-rule loop.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import ComputeError, FeedError, NonFiniteError, Problem
+from .graph import CheckedGraph
+from .ops import Attrs, Op, bind_symbols, format_shape
+
+
+@dataclass(frozen=True)
+class Step:
+    """One node: ``values[output] = op.forward(attrs, *values[inputs])``."""
+
+    id: str
+    op: Op
+    attrs: Attrs
+    inputs: tuple[int, ...]
+    output: int
+
+
+@dataclass(frozen=True)
+class Trace:
+    """The values of one forward run, by slot, with the plan that produced them."""
+
+    plan: Plan
+    values: tuple[np.ndarray, ...]
+
+    def value(self, id: str) -> np.ndarray:
+        return self.values[self.plan.slot_of(id)]
+
+
+@dataclass(frozen=True)
+class _BackwardPlan:
+    """Which slots need a gradient for one (output, wanted set), and which inputs of each step."""
+
+    steps: tuple[tuple[Step, tuple[bool, ...]], ...]
+    wanted: tuple[int, ...]
+
+
+class Plan:
+    """A checked graph compiled into ordered steps over integer slots."""
+
+    def __init__(self, graph: CheckedGraph) -> None:
+        self.graph = graph
+        self.ids: tuple[str, ...] = graph.order
+        self._slots: dict[str, int] = {id: slot for slot, id in enumerate(self.ids)}
+        self.leaf_slots: tuple[int, ...] = tuple(self._slots[id] for id in self.ids if id in graph.leaves)
+        self.steps: tuple[Step, ...] = tuple(
+            Step(id, graph.ops[id], graph.attrs[id], tuple(self._slots[i] for i in graph.nodes[id].inputs),
+                 self._slots[id])
+            for id in self.ids
+            if id in graph.nodes
+        )
+        self.float_slot: tuple[bool, ...] = tuple(graph.types[id].is_float for id in self.ids)
+        self._backward_plans: dict[tuple[int, tuple[int, ...]], _BackwardPlan] = {}
+
+    def slot_of(self, id: str) -> int:
+        try:
+            return self._slots[id]
+        except KeyError:
+            guess = difflib.get_close_matches(id, self.ids, n=1)
+            hint = f"; did you mean {json.dumps(guess[0])}?" if guess else ""
+            raise FeedError(Problem(self.graph.source.label, None, f"no leaf or node {json.dumps(id)}{hint}")) from None
+
+    # --- forward ------------------------------------------------------------------------------
+
+    def forward(self, leaf_values: Mapping[str, np.ndarray], *, check_finite: bool = False) -> Trace:
+        """Run every step; ``leaf_values`` holds one checked array per leaf (see :func:`bind_feeds`)."""
+        values: list[Any] = [None] * len(self.ids)
+        for slot in self.leaf_slots:
+            values[slot] = leaf_values[self.ids[slot]]
+        if check_finite:
+            for slot in self.leaf_slots:
+                self._check_finite(values[slot], self.ids[slot], "the value is")
+        for step in self.steps:
+            try:
+                out = step.op.forward(step.attrs, *(values[i] for i in step.inputs))
+            except ComputeError as exc:
+                raise exc.located(self.graph.source.label, self.graph.places[step.id]) from None
+            values[step.output] = np.asarray(out)
+            if check_finite:
+                self._check_finite(values[step.output], step.id, f"forward: {step.op.name} gave a value that is")
+        return Trace(self, tuple(values))
+
+    # --- backward -----------------------------------------------------------------------------
+
+    def backward(
+        self,
+        trace: Trace,
+        *,
+        wrt: Iterable[str] | None = None,
+        output: str | None = None,
+        upstream: np.ndarray | float | None = None,
+        check_finite: bool = False,
+    ) -> dict[str, np.ndarray]:
+        """Gradients of ``output`` (default: the loss) with respect to ``wrt`` (default: every float leaf
+        and node), by reverse-mode accumulation. ``upstream`` seeds a non-scalar output's gradient."""
+        out_id = output if output is not None else self.graph.loss
+        if out_id is None:
+            raise FeedError(Problem(self.graph.source.label, "loss", "the graph has no loss to differentiate"))
+        out_slot = self.slot_of(out_id)
+        seed = self._seed(trace.values[out_slot], out_id, upstream)
+        wanted_ids = tuple(self.ids) if wrt is None else tuple(dict.fromkeys(wrt))
+        wanted = tuple(self.slot_of(id) for id in wanted_ids)
+        backward_plan = self._backward_plan(out_slot, wanted)
+
+        values = trace.values
+        grads: list[np.ndarray | None] = [None] * len(self.ids)
+        grads[out_slot] = seed
+        for step, needs in backward_plan.steps:
+            upstream_grad = grads[step.output]
+            if upstream_grad is None:
+                continue
+            inputs = tuple(values[i] for i in step.inputs)
+            local = step.op.vjp(step.attrs, upstream_grad, values[step.output], inputs, needs)
+            for position, (slot, needed) in enumerate(zip(step.inputs, needs, strict=True)):
+                if not needed:
+                    continue
+                grad = self._conform(local[position], values[slot], step, position)
+                if check_finite:
+                    name = step.op.input_names[position]
+                    self._check_finite(grad, step.id, f"backward: the gradient flowing into input {name!r} is")
+                previous = grads[slot]
+                grads[slot] = grad if previous is None else previous + grad
+        result = {}
+        for slot in backward_plan.wanted:
+            grad = grads[slot]
+            result[self.ids[slot]] = np.zeros_like(values[slot]) if grad is None else grad
+        return result
+
+    def _seed(self, out_value: np.ndarray, out_id: str, upstream: np.ndarray | float | None) -> np.ndarray:
+        if upstream is None:
+            if out_value.shape != ():
+                raise FeedError(
+                    self.graph.problem(
+                        out_id, f"output has shape {format_shape(out_value.shape)}; pass an upstream gradient"
+                    )
+                )
+            return np.ones_like(out_value)
+        seed = np.asarray(upstream, dtype=out_value.dtype)
+        if seed.shape != out_value.shape:
+            raise FeedError(
+                self.graph.problem(
+                    out_id,
+                    f"upstream gradient has shape {format_shape(seed.shape)}, "
+                    f"the output {format_shape(out_value.shape)}",
+                )
+            )
+        return seed
+
+    def _backward_plan(self, out_slot: int, wanted: tuple[int, ...]) -> _BackwardPlan:
+        """The steps to run, and for each the inputs needing a gradient, cached per (output, wanted)."""
+        key = (out_slot, wanted)
+        cached = self._backward_plans.get(key)
+        if cached is not None:
+            return cached
+        reaches_output = [False] * len(self.ids)
+        reaches_output[out_slot] = True
+        for step in reversed(self.steps):
+            if reaches_output[step.output]:
+                for slot in step.inputs:
+                    reaches_output[slot] = True
+        from_wanted = [False] * len(self.ids)
+        for slot in wanted:
+            from_wanted[slot] = True
+        for step in self.steps:
+            if any(from_wanted[slot] for slot in step.inputs):
+                from_wanted[step.output] = True
+        needed = [
+            reaches_output[s] and from_wanted[s] and self.float_slot[s] for s in range(len(self.ids))
+        ]
+        steps = []
+        for step in reversed(self.steps):
+            if not needed[step.output]:
+                continue
+            needs = tuple(
+                needed[slot] and step.op.differentiable(position) for position, slot in enumerate(step.inputs)
+            )
+            if any(needs):
+                steps.append((step, needs))
+        plan = _BackwardPlan(tuple(steps), tuple(s for s in wanted if self.float_slot[s]))
+        self._backward_plans[key] = plan
+        return plan
+
+    def _conform(self, grad: np.ndarray | None, value: np.ndarray, step: Step, position: int) -> np.ndarray:
+        """Check an op's gradient has its input's shape (catches a forgotten reduction) and dtype."""
+        if grad is None or np.shape(grad) != value.shape:
+            got = "nothing" if grad is None else format_shape(np.shape(grad))
+            raise AssertionError(
+                f"op {step.op.name!r} returned a gradient of shape {got} for input "
+                f"{step.op.input_names[position]!r} of shape {format_shape(value.shape)} (node {step.id!r})"
+            )
+        grad = np.asarray(grad)
+        return grad if grad.dtype == value.dtype else grad.astype(value.dtype)
+
+    def _check_finite(self, array: np.ndarray, id: str, what: str) -> None:
+        if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
+            kind = "nan" if np.any(np.isnan(array)) else "infinite"
+            raise NonFiniteError(self.graph.problem(id, f"{what} {kind}"))
+
+
+def compile_plan(graph: CheckedGraph) -> Plan:
+    """Compile a checked graph into a plan (done once; the plan is then run any number of times)."""
+    return Plan(graph)
+
+
+def bind_feeds(graph: CheckedGraph, feeds: Mapping[str, Any] | None) -> dict[str, np.ndarray]:
+    """Every leaf's value for one run: parameters and constants as stored, inputs fed or defaulted.
+
+    Checks the feeds: each names an input, has its dtype kind and its shape, and symbolic dimensions
+    (``N``) agree across all inputs. Raises :class:`FeedError` naming the input.
+    """
+    feeds = dict(feeds or {})
+    label = graph.source.label
+    for name in feeds:
+        if name not in graph.leaves:
+            guess = difflib.get_close_matches(name, graph.ids_of_kind("input"), n=1)
+            hint = f"; did you mean {json.dumps(guess[0])}?" if guess else ""
+            where = " (it is a node, computed from its inputs)" if name in graph.nodes else ""
+            raise FeedError(Problem(label, f"feed {json.dumps(name)}", f"not an input of the graph{where}{hint}"))
+        if graph.leaves[name].kind != "input":
+            raise FeedError(
+                Problem(label, f"feed {json.dumps(name)}", f"is a {graph.leaves[name].kind}, not an input")
+            )
+    values: dict[str, np.ndarray] = {}
+    bound: dict[str, int] = {}
+    bound_by: dict[str, str] = {}
+    for id, leaf in graph.leaves.items():
+        if id in feeds:
+            value = _feed_array(label, id, feeds[id], graph.types[id].dtype)
+        else:
+            default = graph.leaf_values.get(id)
+            if default is None:
+                raise FeedError(Problem(label, f"feed {json.dumps(id)}", "missing: the input has no default value"))
+            value = default
+        declared = graph.types[id].shape
+        before = dict(bound)
+        if not bind_symbols(value.shape, declared, bound):
+            symbols = [d for d in declared if isinstance(d, str) and d in before]
+            known = ", ".join(f"{s} = {before[s]} (from {json.dumps(bound_by[s])})" for s in symbols)
+            raise FeedError(
+                Problem(
+                    label,
+                    f"feed {json.dumps(id)}",
+                    f"shape {format_shape(value.shape)} does not match the declared {format_shape(declared)}"
+                    + (f" with {known}" if known else ""),
+                )
+            )
+        for symbol in bound.keys() - before.keys():
+            bound_by[symbol] = id
+        values[id] = value
+    return values
+
+
+def _feed_array(label: str | None, id: str, value: Any, dtype: str) -> np.ndarray:
+    place = f"feed {json.dumps(id)}"
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise FeedError(Problem(label, place, f"not an array of numbers ({exc})")) from None
+    if array.dtype.kind not in "biuf":
+        raise FeedError(Problem(label, place, f"not an array of numbers (dtype {array.dtype})"))
+    if dtype == "int64":
+        if array.dtype.kind not in "iu":
+            raise FeedError(Problem(label, place, f"the input is int64 (class labels); got {array.dtype} values"))
+    elif array.dtype.kind == "b":
+        raise FeedError(Problem(label, place, "the input is a float; got booleans"))
+    return array.astype(dtype, copy=False)

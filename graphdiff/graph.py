@@ -1,0 +1,364 @@
+"""Checking a spec once: references, ops, attributes, cycles, leaf values, shapes and dtypes.
+
+:func:`check_graph` builds a networkx DiGraph from a :class:`GraphSpec`, reports every problem it finds
+(not just the first), each naming the file and the place (``nodes[1] "f": input "w" is not defined``), and
+hands back an immutable :class:`CheckedGraph`: a deterministic topological order (ties broken by file
+order), the static type of every value, each node's validated attributes, and the leaves' values. Nothing
+after this step re-validates; the executor compiles the checked graph into a plan.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import numpy as np
+from pydantic import ValidationError
+
+from .errors import GraphdiffError, Problem, ShapeError, SpecError
+from .ops import REGISTRY, Attrs, Op, TensorType, bind_symbols, format_shape
+from .spec import (
+    DEFAULT_MAX_ELEMENTS,
+    ArrayFile,
+    GraphSpec,
+    LeafSpec,
+    NodeSpec,
+    NormalInit,
+    OnesInit,
+    SpecSource,
+    UniformInit,
+    ZerosInit,
+    read_array,
+    resolve_inside,
+)
+
+
+@dataclass(frozen=True)
+class CheckedGraph:
+    """A spec that passed every check, with what the checks found out. Treat it as read-only."""
+
+    spec: GraphSpec
+    source: SpecSource
+    #: Every leaf and node id, leaves and nodes interleaved in a topological order (ties by file order).
+    order: tuple[str, ...]
+    #: The static type (shape with symbols, dtype) of every leaf and node.
+    types: Mapping[str, TensorType]
+    #: Where each id is defined in the file: ``leaves[0] "x"``, ``nodes[1] "f"``.
+    places: Mapping[str, str]
+    leaves: Mapping[str, LeafSpec]
+    nodes: Mapping[str, NodeSpec]
+    ops: Mapping[str, Op]
+    attrs: Mapping[str, Attrs]
+    #: The value of every parameter and constant, and each input's default (None when it has none).
+    leaf_values: Mapping[str, np.ndarray | None]
+    warnings: tuple[Problem, ...] = field(default=())
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def loss(self) -> str | None:
+        return self.spec.loss
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The declared outputs, or the loss alone when none are declared."""
+        if self.spec.outputs:
+            return tuple(self.spec.outputs)
+        return (self.spec.loss,) if self.spec.loss else ()
+
+    def kind(self, id: str) -> str:
+        """``input``, ``parameter``, ``constant`` or ``node``."""
+        return self.leaves[id].kind if id in self.leaves else "node"
+
+    def ids_of_kind(self, kind: str) -> tuple[str, ...]:
+        return tuple(i for i in self.order if self.kind(i) == kind)
+
+    def problem(self, id: str, message: str) -> Problem:
+        """A problem located at ``id``'s place in the file."""
+        return Problem(self.source.label, self.places.get(id), message)
+
+
+def check_graph(
+    spec: GraphSpec, source: SpecSource | None = None, *, max_elements: int = DEFAULT_MAX_ELEMENTS
+) -> CheckedGraph:
+    """Check ``spec`` and return the checked graph; raise :class:`SpecError` listing every problem."""
+    return _Checker(spec, source or SpecSource(None, None), max_elements).run()
+
+
+class _Checker:
+    def __init__(self, spec: GraphSpec, source: SpecSource, max_elements: int) -> None:
+        self.spec = spec
+        self.source = source
+        self.max_elements = max_elements
+        self.problems: list[Problem] = []
+        self.places: dict[str, str] = {}
+        self.leaves: dict[str, LeafSpec] = {}
+        self.nodes: dict[str, NodeSpec] = {}
+        self.ops: dict[str, Op] = {}
+        self.attrs: dict[str, Attrs] = {}
+        self.leaf_values: dict[str, np.ndarray | None] = {}
+        self.leaf_types: dict[str, TensorType] = {}
+
+    def report(self, place: str | None, message: str) -> None:
+        self.problems.append(Problem(self.source.label, place, message))
+
+    def fail_if_problems(self) -> None:
+        if self.problems:
+            raise SpecError(*self.problems)
+
+    def run(self) -> CheckedGraph:
+        self.collect_ids()
+        for index, leaf in enumerate(self.spec.leaves):
+            self.check_leaf(index, leaf)
+        for index, node in enumerate(self.spec.nodes):
+            self.check_node(index, node)
+        self.check_references()
+        digraph = self.build_digraph()
+        self.check_cycles(digraph)
+        self.fail_if_problems()
+        file_index = {id: i for i, id in enumerate(self.places)}
+        order = tuple(nx.lexicographical_topological_sort(digraph, key=file_index.__getitem__))
+        types = self.infer_types(order)
+        self.check_loss(types)
+        self.fail_if_problems()
+        return CheckedGraph(
+            spec=self.spec,
+            source=self.source,
+            order=order,
+            types=types,
+            places=self.places,
+            leaves=self.leaves,
+            nodes=self.nodes,
+            ops=self.ops,
+            attrs=self.attrs,
+            leaf_values=self.leaf_values,
+            warnings=tuple(self.unused(digraph)),
+        )
+
+    # --- ids and references ---------------------------------------------------------------------
+
+    def collect_ids(self) -> None:
+        items: list[tuple[str, Any]] = [("leaves", leaf) for leaf in self.spec.leaves]
+        items += [("nodes", node) for node in self.spec.nodes]
+        counters = {"leaves": 0, "nodes": 0}
+        for container, item in items:
+            index = counters[container]
+            counters[container] += 1
+            place = f"{container}[{index}] {_quote(item.id)}"
+            if item.id in self.places:
+                self.report(place, f"id {_quote(item.id)} is already used by {self.places[item.id]}")
+                continue
+            self.places[item.id] = place
+            if container == "leaves":
+                self.leaves[item.id] = item
+            else:
+                self.nodes[item.id] = item
+
+    def check_references(self) -> None:
+        known = self.places
+        for index, node in enumerate(self.spec.nodes):
+            if self.nodes.get(node.id) is not node:
+                continue
+            for name in node.inputs:
+                if name not in known:
+                    self.report(self.places[node.id], f"input {_quote(name)} is not defined{_guess(name, known)}")
+        for index, name in enumerate(self.spec.outputs):
+            if name not in known:
+                self.report(f"outputs[{index}]", f"{_quote(name)} is not defined{_guess(name, known)}")
+        if self.spec.loss is not None and self.spec.loss not in known:
+            self.report("loss", f"{_quote(self.spec.loss)} is not defined{_guess(self.spec.loss, known)}")
+
+    def build_digraph(self) -> nx.DiGraph:
+        digraph = nx.DiGraph()
+        digraph.add_nodes_from(self.places)
+        for node in self.nodes.values():
+            digraph.add_edges_from((name, node.id) for name in node.inputs if name in self.places)
+        return digraph
+
+    def check_cycles(self, digraph: nx.DiGraph) -> None:
+        file_index = {id: i for i, id in enumerate(self.places)}
+        for component in nx.strongly_connected_components(digraph):
+            first = min(component, key=file_index.__getitem__)
+            if len(component) == 1 and not digraph.has_edge(first, first):
+                continue
+            edges = nx.find_cycle(digraph.subgraph(component), source=first)
+            path = " -> ".join([_quote(u) for u, _ in edges] + [_quote(edges[0][0])])
+            self.report(self.places[first], f"cycle: {path}")
+
+    # --- nodes ----------------------------------------------------------------------------------
+
+    def check_node(self, index: int, node: NodeSpec) -> None:
+        if self.nodes.get(node.id) is not node:
+            return
+        place = self.places[node.id]
+        op = REGISTRY.get(node.op)
+        if op is None:
+            self.report(place, f"unknown op {_quote(node.op)}{_guess(node.op, REGISTRY)}")
+            return
+        self.ops[node.id] = op
+        if len(node.inputs) != len(op.input_names):
+            expected = ", ".join(op.input_names)
+            self.report(
+                place,
+                f"{op.name} takes {len(op.input_names)} input{'s' if len(op.input_names) != 1 else ''} "
+                f"({expected}), got {len(node.inputs)}",
+            )
+        try:
+            self.attrs[node.id] = op.Attrs.model_validate(node.attrs)
+        except ValidationError as exc:
+            for problem in attrs_problems(op, exc):
+                self.report(place, problem)
+
+    # --- leaves ---------------------------------------------------------------------------------
+
+    def check_leaf(self, index: int, leaf: LeafSpec) -> None:
+        if self.leaves.get(leaf.id) is not leaf:
+            return
+        place = self.places[leaf.id]
+        try:
+            value = self.leaf_value(leaf)
+        except GraphdiffError as exc:
+            for problem in exc.problems:
+                self.report(place, problem.message)
+            return
+        self.leaf_values[leaf.id] = value
+        declared = leaf.shape
+        if declared is None:
+            assert value is not None  # the model requires a shape otherwise
+            self.leaf_types[leaf.id] = TensorType(value.shape, leaf.dtype)
+            return
+        self.leaf_types[leaf.id] = TensorType(tuple(declared), leaf.dtype)
+        if value is not None and not bind_symbols(value.shape, declared, {}):
+            self.report(
+                place,
+                f"value has shape {format_shape(value.shape)} but shape is declared {format_shape(declared)}",
+            )
+
+    def leaf_value(self, leaf: LeafSpec) -> np.ndarray | None:
+        value = leaf.value
+        if value is None:
+            return None
+        if isinstance(value, ArrayFile):
+            return self.file_value(leaf, value)
+        if isinstance(value, ZerosInit | OnesInit | NormalInit | UniformInit):
+            return initial_value(leaf, value)
+        return literal_value(value, leaf.dtype)
+
+    def file_value(self, leaf: LeafSpec, ref: ArrayFile) -> np.ndarray:
+        if self.source.folder is None:
+            raise SpecError(f"value.file: {ref.file}: array files need a spec read from disk")
+        try:
+            path = resolve_inside(self.source.folder, ref.file)
+            return read_array(
+                path, ref.key, label=ref.file, dtype=leaf.dtype, shape=leaf.shape, max_elements=self.max_elements
+            )
+        except GraphdiffError as exc:
+            raise SpecError(*(f"value.file: {p.message}" for p in exc.problems)) from None
+
+    # --- types ----------------------------------------------------------------------------------
+
+    def infer_types(self, order: tuple[str, ...]) -> dict[str, TensorType]:
+        """Shape and dtype of everything, in order. A node whose inputs failed is skipped silently."""
+        types: dict[str, TensorType] = dict(self.leaf_types)
+        for id in order:
+            node = self.nodes.get(id)
+            if node is None:
+                continue
+            if any(name not in types for name in node.inputs):
+                continue
+            op = self.ops[id]
+            try:
+                types[id] = op.infer(self.attrs[id], *(types[name] for name in node.inputs))
+            except ShapeError as exc:
+                for problem in exc.problems:
+                    self.report(self.places[id], problem.message)
+        return types
+
+    def check_loss(self, types: Mapping[str, TensorType]) -> None:
+        loss = self.spec.loss
+        if loss is None or loss not in types:
+            return
+        t = types[loss]
+        if t.shape != ():
+            self.report("loss", f"the loss {_quote(loss)} must be a scalar, but its shape is {format_shape(t.shape)}")
+        elif not t.is_float:
+            self.report("loss", f"the loss {_quote(loss)} must be a float, but it is {t.dtype}")
+
+    def unused(self, digraph: nx.DiGraph) -> Iterator[Problem]:
+        targets = set(self.spec.outputs) | ({self.spec.loss} if self.spec.loss else set())
+        if not targets:
+            yield Problem(self.source.label, None, "warning: the graph declares no outputs and no loss")
+            return
+        used = set(targets)
+        for target in targets:
+            used |= nx.ancestors(digraph, target)
+        for id, place in self.places.items():
+            if id not in used:
+                what = "no output or loss depends on this node" if id in self.nodes else "this leaf is not used"
+                yield Problem(self.source.label, place, f"warning: {what}")
+
+
+def attrs_problems(op: Op, exc: ValidationError) -> list[str]:
+    """An op's attribute errors as ``attrs.axis: ...`` messages, unknown names with a guess."""
+    names = [f.alias or n for n, f in op.Attrs.model_fields.items()]
+    messages = []
+    for error in exc.errors(include_url=False):
+        loc = [part for part in error["loc"] if not (isinstance(part, str) and part.startswith(("list[", "int")))]
+        where = "attrs" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+        if error["type"] == "extra_forbidden":
+            known = ", ".join(names) if names else "none"
+            guess = difflib.get_close_matches(str(loc[-1]), names, n=1)
+            hint = f"did you mean {_quote(guess[0])}?" if guess else f"{op.name} takes: {known}"
+            messages.append(f"{where}: unknown attribute for {op.name}; {hint}")
+        elif error["type"] == "missing":
+            messages.append(f"{where}: required by {op.name}")
+        else:
+            messages.append(f"{where}: {str(error['msg']).replace('Input should be', 'should be')}")
+    return list(dict.fromkeys(messages))
+
+
+def literal_value(value: Any, dtype: str) -> np.ndarray:
+    """A JSON number or nested list as an array of ``dtype``."""
+    try:
+        array = np.array(value)
+    except ValueError:
+        raise SpecError("value: nested lists have rows of different lengths") from None
+    if array.dtype == object:
+        raise SpecError("value: nested lists have rows of different lengths")
+    if dtype == "int64":
+        if array.dtype.kind != "i" and array.size:
+            raise SpecError("value: an int64 leaf's values must be integers")
+        return array.astype(np.int64)
+    return array.astype(dtype)
+
+
+def initial_value(leaf: LeafSpec, init: ZerosInit | OnesInit | NormalInit | UniformInit) -> np.ndarray:
+    """The value an initializer gives; the random ones are deterministic given their seed."""
+    if leaf.shape is None or not all(isinstance(d, int) for d in leaf.shape):
+        raise SpecError(f"value.init: an initializer needs a shape of integers, not {leaf.shape}")
+    shape = tuple(int(d) for d in leaf.shape)
+    if isinstance(init, ZerosInit):
+        return np.zeros(shape, dtype=leaf.dtype)
+    if isinstance(init, OnesInit):
+        return np.ones(shape, dtype=leaf.dtype)
+    if leaf.dtype == "int64":
+        raise SpecError(f"value.init: {init.init} initializes float leaves only")
+    rng = np.random.default_rng(init.seed)
+    if isinstance(init, NormalInit):
+        return rng.normal(init.mean, init.std, size=shape).astype(leaf.dtype)
+    return rng.uniform(init.low, init.high, size=shape).astype(leaf.dtype)
+
+
+def _quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _guess(name: str, known: Mapping[str, Any] | dict[str, Any]) -> str:
+    guess = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean {_quote(guess[0])}?" if guess else ""

@@ -1,0 +1,192 @@
+"""What an op is, the one registry of ops, and the shape helpers all ops share.
+
+An op is one class holding everything about a primitive on adjacent lines: the name used in spec files,
+its named inputs, its attribute model, its shape rule (:meth:`Op.infer`), its :meth:`Op.forward` and its
+vector-Jacobian product (:meth:`Op.vjp`: upstream gradient x local gradient). Ops are stateless; a node's
+attributes are passed in. Registration is explicit (:func:`register`) and refuses a duplicate name.
+
+Shapes are checked statically, before anything runs. A dimension is an ``int`` or a symbol such as ``"N"``
+(a batch size fed at run time). A symbol equals only itself: it broadcasts against itself and against 1,
+and anything else is a mismatch, so a graph that checks passes every feed whose symbols agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from ..errors import ShapeError
+
+Dim = int | str
+Shape = tuple[Dim, ...]
+
+FLOAT_DTYPES = ("float64", "float32")
+DTYPES = ("float64", "float32", "int64")
+
+
+def format_shape(shape: Sequence[Dim]) -> str:
+    """``(N, 3073)``; ``()`` for a scalar and ``(3,)`` for a vector, as numpy prints them."""
+    if len(shape) == 1:
+        return f"({shape[0]},)"
+    return "(" + ", ".join(str(d) for d in shape) + ")"
+
+
+@dataclass(frozen=True)
+class TensorType:
+    """The static type of a value: its shape (ints and symbols) and dtype name."""
+
+    shape: Shape
+    dtype: str
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def is_float(self) -> bool:
+        return self.dtype in FLOAT_DTYPES
+
+    def __str__(self) -> str:
+        return f"{format_shape(self.shape)} {self.dtype}"
+
+
+class Attrs(BaseModel):
+    """Base of every op's attribute model: frozen, strict, unknown keys forbidden, finite numbers only."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class NoAttrs(Attrs):
+    """The attributes of an op that takes none."""
+
+
+class Op:
+    """One primitive. Subclasses set the class attributes and implement the three methods."""
+
+    #: The name used in spec files (declared, never derived from the class name).
+    name: ClassVar[str]
+    #: Names of the inputs, in order; they appear in error messages and diagrams.
+    input_names: ClassVar[tuple[str, ...]]
+    #: The pydantic model of the attributes.
+    Attrs: ClassVar[type[Attrs]] = NoAttrs
+    #: Inputs that carry no gradient (integer class labels).
+    non_differentiable: ClassVar[frozenset[str]] = frozenset()
+    #: The symbol diagrams draw on the gate.
+    symbol: ClassVar[str] = ""
+
+    def infer(self, attrs: Any, *inputs: TensorType) -> TensorType:
+        """The output type for these input types; raise :class:`ShapeError` if they do not fit."""
+        raise NotImplementedError
+
+    def forward(self, attrs: Any, *values: np.ndarray) -> np.ndarray:
+        """The output value."""
+        raise NotImplementedError
+
+    def vjp(
+        self,
+        attrs: Any,
+        upstream: np.ndarray,
+        out: np.ndarray,
+        values: tuple[np.ndarray, ...],
+        needs: tuple[bool, ...],
+    ) -> tuple[np.ndarray | None, ...]:
+        """One gradient per input, each of that input's shape: upstream x local gradient.
+
+        ``needs[i]`` says whether the gradient of input ``i`` is wanted; an op may return ``None`` for an
+        input that is not needed, and so skip its work.
+        """
+        raise NotImplementedError
+
+    def differentiable(self, index: int) -> bool:
+        return self.input_names[index] not in self.non_differentiable
+
+
+REGISTRY: dict[str, Op] = {}
+
+
+def register(cls: type[Op]) -> type[Op]:
+    """Class decorator: add one instance of ``cls`` to the registry under ``cls.name``."""
+    if cls.name in REGISTRY:
+        raise ValueError(f"op {cls.name!r} is registered twice")
+    REGISTRY[cls.name] = cls()
+    return cls
+
+
+# --- shape rules shared by ops -------------------------------------------------------------------------
+
+
+def require_float(op: Op, types: Sequence[TensorType], names: Sequence[str] | None = None) -> str:
+    """The floating dtype of the result (numpy promotion: float64 wins); refuse integer inputs."""
+    for name, t in zip(names or op.input_names, types, strict=False):
+        if not t.is_float:
+            raise ShapeError(
+                f"{op.name}: input {name!r} is {t.dtype}; {op.name} needs float32 or float64"
+            )
+    return "float64" if any(t.dtype == "float64" for t in types) else "float32"
+
+
+def require_labels(op: Op, name: str, t: TensorType) -> None:
+    if t.dtype != "int64":
+        raise ShapeError(f"{op.name}: input {name!r} must be int64 class labels, got {t.dtype}")
+
+
+def broadcast_shapes(op: Op, *shapes: Shape) -> Shape:
+    """numpy broadcasting over shapes with symbolic dimensions; a symbol matches itself and 1 only."""
+    ndim = max(len(s) for s in shapes)
+    out: list[Dim] = []
+    for i in range(ndim):
+        dims = {s[len(s) - ndim + i] for s in shapes if len(s) - ndim + i >= 0}
+        dims.discard(1)
+        if len(dims) > 1:
+            listed = " and ".join(format_shape(s) for s in shapes)
+            conflict = " vs ".join(str(d) for d in sorted(dims, key=str))
+            raise ShapeError(f"{op.name}: shapes {listed} do not broadcast (dimension {conflict})")
+        out.append(dims.pop() if dims else 1)
+    return tuple(out)
+
+
+def normalize_axes(op: Op, axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
+    """Axes as sorted non-negative ints; ``None`` means every axis."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    normalized = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ShapeError(f"{op.name}: axis {a} is out of range for a {ndim}-d input")
+        normalized.append(a % ndim)
+    if len(set(normalized)) != len(normalized):
+        raise ShapeError(f"{op.name}: axis {list(axes)} repeats an axis")
+    return tuple(sorted(normalized))
+
+
+def bind_symbols(actual: Sequence[int], declared: Sequence[Dim], bound: dict[str, int]) -> bool:
+    """Whether a concrete shape matches a declared one; symbols bind in ``bound`` and must agree with it."""
+    if len(actual) != len(declared):
+        return False
+    fits = True
+    for have, want in zip(actual, declared, strict=True):
+        if isinstance(want, str):
+            fits = fits and bound.setdefault(want, have) == have
+        else:
+            fits = fits and have == want
+    return fits
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Undo numpy broadcasting: sum ``grad`` over the axes broadcasting added or stretched to get ``shape``.
+
+    The one place broadcasting is undone; elementwise ops call it for every input.
+    """
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(shape) if d == 1 and grad.shape[lead + i] != 1
+    )
+    summed = grad.sum(axis=axes, keepdims=True)
+    return summed.reshape(shape)

@@ -1,0 +1,99 @@
+"""Reductions over axes: sum, mean and max, each with ``axis`` (an int, a list, or null for all) and
+``keepdims``.
+
+The gradient of a reduction spreads the upstream gradient back over the reduced axes: first put the
+reduced axes back as size-1 axes (:func:`_keep_dims`), then let broadcasting stretch them.
+
+Kink: ``max`` divides the gradient equally among tied maxima, so the gradients still sum to upstream.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pydantic import Field
+
+from .base import Attrs, Op, TensorType, normalize_axes, register, require_float
+
+
+class ReduceAttrs(Attrs):
+    axis: int | list[int] | None = Field(
+        default=None, description="Axis or axes to reduce; null (the default) reduces over all of them."
+    )
+    keepdims: bool = Field(default=False, description="Keep reduced axes as size-1 dimensions.")
+
+
+class Reduction(Op):
+    input_names = ("x",)
+    Attrs = ReduceAttrs
+
+    def infer(self, attrs, x: TensorType) -> TensorType:
+        dtype = require_float(self, [x])
+        axes = normalize_axes(self, attrs.axis, x.ndim)
+        if attrs.keepdims:
+            shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
+        else:
+            shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
+        return TensorType(shape, dtype)
+
+    def axes(self, attrs, ndim: int) -> tuple[int, ...]:
+        return normalize_axes(self, attrs.axis, ndim)
+
+    def _keep_dims(self, attrs, array: np.ndarray, ndim: int) -> np.ndarray:
+        """``array`` (a reduced result) with the reduced axes restored as size-1 axes."""
+        if attrs.keepdims:
+            return array
+        return np.expand_dims(array, self.axes(attrs, ndim))
+
+
+@register
+class Sum(Reduction):
+    """Sum over the axes. Each input element gets the upstream gradient of its sum."""
+
+    name = "sum"
+    symbol = "Σ"
+
+    def forward(self, attrs, x):
+        return np.sum(x, axis=self.axes(attrs, x.ndim), keepdims=attrs.keepdims)
+
+    def vjp(self, attrs, upstream, out, values, needs):
+        (x,) = values
+        return (np.broadcast_to(self._keep_dims(attrs, upstream, x.ndim), x.shape),)
+
+
+@register
+class Mean(Reduction):
+    """Mean over the axes. Each input element gets upstream / (number of elements averaged)."""
+
+    name = "mean"
+    symbol = "mean"
+
+    def forward(self, attrs, x):
+        return np.mean(x, axis=self.axes(attrs, x.ndim), keepdims=attrs.keepdims)
+
+    def vjp(self, attrs, upstream, out, values, needs):
+        (x,) = values
+        count = math.prod(x.shape[i] for i in self.axes(attrs, x.ndim))
+        spread = np.broadcast_to(self._keep_dims(attrs, upstream, x.ndim), x.shape)
+        return (spread / count,)
+
+
+@register
+class Max(Reduction):
+    """Maximum over the axes. The gradient goes to the maximal element.
+
+    Kink: when several elements tie for the maximum, each gets upstream / (number tied).
+    """
+
+    name = "max"
+    symbol = "max"
+
+    def forward(self, attrs, x):
+        return np.max(x, axis=self.axes(attrs, x.ndim), keepdims=attrs.keepdims)
+
+    def vjp(self, attrs, upstream, out, values, needs):
+        (x,) = values
+        is_max = x == self._keep_dims(attrs, out, x.ndim)
+        ties = np.sum(is_max, axis=self.axes(attrs, x.ndim), keepdims=True)
+        return (self._keep_dims(attrs, upstream, x.ndim) * is_max / ties,)

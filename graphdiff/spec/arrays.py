@@ -1,0 +1,136 @@
+"""Reading arrays from ``.npy`` and ``.npz`` files, safely.
+
+A spec file may come from anywhere, so the arrays it names are read with suspicion:
+- the path is relative, stays inside the spec's folder (no ``..``, no absolute path), passes through no
+  symbolic link, and names a regular file;
+- pickles are never loaded, and only plain numeric dtypes are accepted;
+- the header is read first; the declared shape, an element cap and the real size of the data are checked
+  before numpy allocates anything, so a 128-byte file cannot ask for 8 TiB.
+Every failure, numpy's and zipfile's included, becomes an :class:`ArrayFileError` naming the file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import stat
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import BinaryIO
+
+import numpy as np
+
+from ..errors import ArrayFileError
+from ..ops import bind_symbols, format_shape
+
+#: Default cap on the number of elements of one array read from a file (800 MB of float64).
+DEFAULT_MAX_ELEMENTS = 100_000_000
+_MAX_HEADER_BYTES = 10_000
+
+
+def resolve_inside(folder: Path, relative: str) -> Path:
+    """The path of ``relative`` inside ``folder``, refusing anything that could lead outside it."""
+    if "\\" in relative or PureWindowsPath(relative).drive or PurePosixPath(relative).is_absolute():
+        raise ArrayFileError(f"{relative}: array paths must be relative to the spec's folder (use / as separator)")
+    parts = PurePosixPath(relative).parts
+    if any(part == ".." for part in parts):
+        raise ArrayFileError(f"{relative}: array paths may not contain '..'")
+    path = folder
+    for part in parts:
+        path = path / part
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            raise ArrayFileError(f"{relative}: no such file beside the spec") from None
+        except OSError as exc:
+            raise ArrayFileError(f"{relative}: cannot read: {exc.strerror}") from None
+        if stat.S_ISLNK(info.st_mode):
+            raise ArrayFileError(f"{relative}: symbolic links are not followed")
+    if not stat.S_ISREG(info.st_mode):
+        raise ArrayFileError(f"{relative}: not a regular file")
+    return path
+
+
+def read_array(
+    path: Path,
+    key: str | None,
+    *,
+    label: str,
+    dtype: str,
+    shape: Sequence[int | str] | None = None,
+    max_elements: int = DEFAULT_MAX_ELEMENTS,
+) -> np.ndarray:
+    """Read one array from a ``.npy`` file (``key`` None) or a ``.npz`` file (``key`` names the array).
+
+    ``label`` names the file in messages. The array must be castable to ``dtype`` without loss; ``shape``
+    (ints, or symbols that must be consistent within this array) is checked against the header.
+    """
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            if key is not None:
+                raise ArrayFileError(f"{label}: a .npy file holds one array; remove the key {key!r}")
+            with open(path, "rb") as stream:
+                return _read_npy(stream, os.fstat(stream.fileno()).st_size, label, dtype, shape, max_elements)
+        if suffix == ".npz":
+            if key is None:
+                raise ArrayFileError(f"{label}: a .npz file holds several arrays; name one with \"key\"")
+            with zipfile.ZipFile(path) as archive:
+                try:
+                    info = archive.getinfo(f"{key}.npy")
+                except KeyError:
+                    names = ", ".join(n.removesuffix(".npy") for n in archive.namelist()[:20])
+                    raise ArrayFileError(f"{label}: no array {key!r} in the file (it has: {names})") from None
+                with archive.open(info) as stream:
+                    return _read_npy(stream, info.file_size, f"{label}[{key}]", dtype, shape, max_elements)
+        raise ArrayFileError(f"{label}: array files must end in .npy or .npz")
+    except ArrayFileError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError) as exc:
+        raise ArrayFileError(f"{label}: not a readable array file ({exc})") from None
+
+
+def _read_npy(
+    stream: BinaryIO,
+    size: int,
+    label: str,
+    dtype: str,
+    shape: Sequence[int | str] | None,
+    max_elements: int,
+) -> np.ndarray:
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        header = np.lib.format.read_array_header_1_0(stream, max_header_size=_MAX_HEADER_BYTES)
+    elif version == (2, 0):
+        header = np.lib.format.read_array_header_2_0(stream, max_header_size=_MAX_HEADER_BYTES)
+    else:
+        raise ArrayFileError(f"{label}: unsupported .npy format version {version[0]}.{version[1]}")
+    file_shape, fortran_order, file_dtype = header
+    if file_dtype.hasobject or file_dtype.fields is not None or file_dtype.kind not in "biuf":
+        raise ArrayFileError(f"{label}: dtype {file_dtype} is not a plain numeric type")
+    if not np.can_cast(file_dtype, dtype, casting="safe"):
+        raise ArrayFileError(f"{label}: dtype {file_dtype} cannot be read as {dtype} without loss")
+    if shape is not None:
+        _check_shape(label, file_shape, shape)
+    count = math.prod(file_shape)
+    if count > max_elements:
+        raise ArrayFileError(f"{label}: {count} elements exceed the limit of {max_elements}")
+    data_bytes = count * file_dtype.itemsize
+    header_bytes = stream.tell()
+    if size - header_bytes != data_bytes:
+        raise ArrayFileError(
+            f"{label}: the header declares {file_shape} {file_dtype} ({data_bytes} bytes) "
+            f"but the file holds {size - header_bytes} bytes of data"
+        )
+    data = stream.read(data_bytes)
+    if len(data) != data_bytes:
+        raise ArrayFileError(f"{label}: the file is truncated")
+    array = np.frombuffer(data, dtype=file_dtype).reshape(file_shape, order="F" if fortran_order else "C")
+    return array.astype(dtype, order="C")
+
+
+def _check_shape(label: str, actual: tuple[int, ...], declared: Sequence[int | str]) -> None:
+    if not bind_symbols(actual, declared, {}):
+        raise ArrayFileError(f"{label}: the file holds shape {format_shape(actual)}, the spec declares "
+                             f"{format_shape(declared)}")

@@ -1,0 +1,192 @@
+"""Loading and saving spec files: bytes -> strict JSON -> migration -> pydantic models, and back.
+
+Loading reports every problem at once, each naming the file and the place (``nodes[1] "f"``). Saving is
+deterministic (model field order, floats in their shortest round-trip form, so float64 values are
+bit-exact and saving twice gives identical bytes) and atomic.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..errors import Problem, SpecError
+from ..fileio import write_atomic
+from .migrate import migrate
+from .models import SPEC_FIELD_NAMES, GraphSpec
+from .strict_json import format_path, parse_json
+
+#: Spec files larger than this are refused before parsing.
+MAX_SPEC_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SpecSource:
+    """Where a spec came from: the name used in messages, the folder its array files are relative to,
+    and the raw JSON tree (so later checks can name a node by its id and place)."""
+
+    label: str | None
+    folder: Path | None
+    tree: Any = None
+
+
+def read_spec(path: str | os.PathLike[str]) -> tuple[GraphSpec, SpecSource]:
+    """Read and validate the spec file at ``path``."""
+    label = str(path)
+    try:
+        size = os.stat(path).st_size
+        if size > MAX_SPEC_BYTES:
+            raise SpecError(Problem(label, None, f"the file is {size} bytes; specs are limited to {MAX_SPEC_BYTES}"))
+        with open(path, "rb") as stream:
+            data = stream.read()
+    except FileNotFoundError:
+        raise SpecError(Problem(label, None, "no such file")) from None
+    except IsADirectoryError:
+        raise SpecError(Problem(label, None, "is a folder, not a spec file")) from None
+    except OSError as exc:
+        raise SpecError(Problem(label, None, f"cannot read: {exc.strerror or exc}")) from None
+    return parse_spec(data, label=label, folder=Path(path).parent)
+
+
+def parse_spec(
+    data: bytes | str, *, label: str | None = None, folder: Path | None = None
+) -> tuple[GraphSpec, SpecSource]:
+    """Validate spec text; ``folder`` is where its array files live (None: array files are refused)."""
+    tree = parse_json(data, label)
+    if not isinstance(tree, dict):
+        raise SpecError(Problem(label, None, f"a spec is a JSON object, not {_json_type(tree)}"))
+    tree = migrate(tree, label)
+    try:
+        spec = GraphSpec.model_validate(tree)
+    except ValidationError as exc:
+        raise SpecError(*validation_problems(exc, tree, label)) from None
+    return spec, SpecSource(label, folder, tree)
+
+
+def dump_spec(spec: GraphSpec) -> str:
+    """The spec as JSON text: stable key order, defaults left out, numeric arrays on one line each."""
+    data = spec.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=True)
+    return _format(data, 0) + "\n"
+
+
+def write_spec(spec: GraphSpec, path: str | os.PathLike[str]) -> Path:
+    """Save the spec atomically to ``path``."""
+    return write_atomic(path, dump_spec(spec))
+
+
+def _format(value: Any, level: int) -> str:
+    """JSON with 2-space indents; tensor literals and small flat objects (attrs) stay on one line."""
+    if isinstance(value, dict) and value and not _is_small_flat(value):
+        pad = "  " * (level + 1)
+        items = [f"{pad}{json.dumps(k, ensure_ascii=False)}: {_format(v, level + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + "  " * level + "}"
+    if isinstance(value, list) and value and not _is_numeric(value):
+        pad = "  " * (level + 1)
+        return "[\n" + ",\n".join(pad + _format(v, level + 1) for v in value) + "\n" + "  " * level + "]"
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+
+
+def _is_small_flat(value: dict[str, Any]) -> bool:
+    flat = all(not isinstance(v, dict | list) or _is_numeric(v) for v in value.values())
+    return flat and len(json.dumps(value)) <= 60
+
+
+def _is_numeric(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, bool) or not isinstance(item, int | float | str):
+            return False
+    return True
+
+
+# --- naming places in messages --------------------------------------------------------------------
+
+
+def describe_place(tree: Any, path: tuple[str | int, ...]) -> tuple[str, str]:
+    """Split a JSON path into the item it is in and the field inside it.
+
+    ``("nodes", 1, "attrs", "axis")`` -> ``('nodes[1] "f"', "attrs.axis")``, using the item's id.
+    """
+    if len(path) >= 2 and path[0] in ("leaves", "nodes") and isinstance(path[1], int):
+        item_id = None
+        try:
+            item_id = tree[path[0]][path[1]].get("id")
+        except (KeyError, IndexError, TypeError, AttributeError):
+            pass
+        head = f"{path[0]}[{path[1]}]"
+        if isinstance(item_id, str):
+            head += " " + json.dumps(item_id, ensure_ascii=False)
+        return head, format_path(path[2:]) if len(path) > 2 else ""
+    return format_path(path), ""
+
+
+def validation_problems(exc: ValidationError, tree: Any, label: str | None) -> list[Problem]:
+    """Pydantic's errors as problems, one per place: union branches merged, unknown fields with a guess."""
+    grouped: dict[tuple[str | int, ...], list[dict[str, Any]]] = {}
+    for error in exc.errors(include_url=False):
+        grouped.setdefault(_tree_path(tree, error), []).append(error)
+    problems = []
+    for path, errors in grouped.items():
+        if _is_union_branch_noise(path, errors, grouped):
+            continue
+        place, field = describe_place(tree, path)
+        message = _message(errors, path)
+        problems.append(Problem(label, place, f"{field}: {message}" if field else message))
+    return problems
+
+
+def _is_union_branch_noise(
+    path: tuple[str | int, ...], errors: list[dict[str, Any]], grouped: dict[tuple[str | int, ...], Any]
+) -> bool:
+    """A tensor literal's branches fail at every level; only the deepest place (the bad element) counts."""
+    in_literal = any("literal" in e["loc"] for e in errors)
+    return in_literal and any(len(other) > len(path) and other[: len(path)] == path for other in grouped)
+
+
+def _tree_path(tree: Any, error: dict[str, Any]) -> tuple[str | int, ...]:
+    """The JSON path of an error: pydantic's location without the union-branch tags it inserts."""
+    loc = error["loc"]
+    path: list[str | int] = []
+    node = tree
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            path.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            path.append(part)
+        elif i == len(loc) - 1 and error["type"] == "missing":
+            path.append(part)
+    return tuple(path)
+
+
+def _message(errors: list[dict[str, Any]], path: tuple[str | int, ...]) -> str:
+    first = errors[0]
+    tags = {part for e in errors for part in e["loc"] if isinstance(part, str)}
+    if first["type"] == "extra_forbidden":
+        name = str(path[-1])
+        guess = difflib.get_close_matches(name, SPEC_FIELD_NAMES, n=1)
+        return "unknown field" + (f"; did you mean {json.dumps(guess[0])}?" if guess else "")
+    if first["type"] == "missing":
+        return "required field is missing"
+    if "literal" in tags:
+        return "must be a number or a nested list of numbers"
+    if "constrained-int" in tags:
+        return "a dimension is a non-negative integer or a symbol such as N"
+    text = str(first["msg"]).removeprefix("Value error, ")
+    return text.replace("Input should be", "should be")
+
+
+def _json_type(value: Any) -> str:
+    return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number"
+    )
