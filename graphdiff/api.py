@@ -150,7 +150,9 @@ class Tensor:
 class Result:
     """Values (and, after backward, gradients) of one run, addressable by id."""
 
-    def __init__(self, graph: CheckedGraph, trace: Trace, grads: Mapping[str, np.ndarray] | None = None) -> None:
+    def __init__(
+        self, graph: CheckedGraph, trace: Trace, grads: Mapping[str, np.ndarray] | None = None
+    ) -> None:
         self.graph = graph
         self.trace = trace
         self._grads = dict(grads) if grads is not None else None
@@ -289,8 +291,13 @@ class Graph:
         return self._add_leaf("parameter", id, value, shape, dtype, description)
 
     def constant(
-        self, id: str, value: ArrayLike | Mapping[str, Any], *, shape: Iterable[int] | None = None,
-        dtype: str = "float64", description: str | None = None,
+        self,
+        id: str,
+        value: ArrayLike | Mapping[str, Any],
+        *,
+        shape: Iterable[int] | None = None,
+        dtype: str = "float64",
+        description: str | None = None,
     ) -> Tensor:
         """A constant leaf (not trained)."""
         return self._add_leaf("constant", id, value, shape, dtype, description)
@@ -336,7 +343,9 @@ class Graph:
         """Declare the scalar loss that backward differentiates."""
         self._own(tensor)
         if tensor.shape != ():
-            raise ShapeError(f"the loss must be a scalar; {tensor.id!r} has shape {format_shape(tensor.shape)}")
+            raise ShapeError(
+                f"the loss must be a scalar; {tensor.id!r} has shape {format_shape(tensor.shape)}"
+            )
         self._loss = tensor.id
         self._changed()
         return tensor
@@ -450,22 +459,34 @@ class Graph:
         return save(self, path)
 
     def __repr__(self) -> str:
-        return f"Graph({self.name!r}, {len(self._leaves)} leaves, {len(self._nodes)} nodes, loss={self._loss!r})"
+        return (
+            f"Graph({self.name!r}, {len(self._leaves)} leaves, {len(self._nodes)} nodes, loss={self._loss!r})"
+        )
 
     # --- internals ------------------------------------------------------------------------------
 
-    def _add_leaf(self, kind: str, id: str, value: Any, shape: Any, dtype: str, description: str | None) -> Tensor:
+    def _add_leaf(
+        self, kind: str, id: str, value: Any, shape: Any, dtype: str, description: str | None
+    ) -> Tensor:
         place = f"leaf {json.dumps(id)}"
         if id in self._types:
             raise SpecError(Problem(None, place, "id is already used"))
         if value is not None and not isinstance(value, Mapping):
             value = np.asarray(value).tolist()
-        data = {"id": id, "kind": kind, "dtype": dtype, "shape": None if shape is None else list(shape),
-                "value": value, "description": description}
+        data = {
+            "id": id,
+            "kind": kind,
+            "dtype": dtype,
+            "shape": None if shape is None else list(shape),
+            "value": value,
+            "description": description,
+        }
         try:
             leaf = LeafSpec.model_validate({k: v for k, v in data.items() if v is not None})
         except ValidationError as exc:
-            raise SpecError(*(Problem(None, place, p.message) for p in validation_problems(exc, data, None))) from None
+            raise SpecError(
+                *(Problem(None, place, p.message) for p in validation_problems(exc, data, None))
+            ) from None
         if leaf.shape is not None:
             leaf_type = TensorType(tuple(leaf.shape), dtype)
         else:
@@ -481,7 +502,9 @@ class Graph:
             return item
         if isinstance(item, bool) or not isinstance(item, int | float | np.number):
             raise TypeError(f"expected a Tensor or a number, got {type(item).__name__}")
-        return self.constant(self._fresh_id("const"), float(item), dtype=dtype if dtype != "int64" else "float64")
+        return self.constant(
+            self._fresh_id("const"), float(item), dtype=dtype if dtype != "int64" else "float64"
+        )
 
     def _own(self, tensor: Tensor) -> None:
         if tensor.graph is not self:
@@ -503,11 +526,19 @@ class Graph:
         if new == old:
             return
         if new in self._types:
-            raise SpecError(Problem(None, f"node {json.dumps(old)}", f"cannot rename: {json.dumps(new)} is already used"))
+            raise SpecError(
+                Problem(None, f"node {json.dumps(old)}", f"cannot rename: {json.dumps(new)} is already used")
+            )
         if old in self._consumed or old in self._outputs or old == self._loss:
-            raise SpecError(Problem(None, f"node {json.dumps(old)}", "cannot rename: something already uses it"))
-        self._leaves = [leaf.model_copy(update={"id": new}) if leaf.id == old else leaf for leaf in self._leaves]
-        self._nodes = [node.model_copy(update={"id": new}) if node.id == old else node for node in self._nodes]
+            raise SpecError(
+                Problem(None, f"node {json.dumps(old)}", "cannot rename: something already uses it")
+            )
+        self._leaves = [
+            leaf.model_copy(update={"id": new}) if leaf.id == old else leaf for leaf in self._leaves
+        ]
+        self._nodes = [
+            node.model_copy(update={"id": new}) if node.id == old else node for node in self._nodes
+        ]
         self._types[new] = self._types.pop(old)
         self._changed()
 
@@ -526,7 +557,9 @@ def load(path: str | os.PathLike[str], *, max_elements: int = DEFAULT_MAX_ELEMEN
     return graph
 
 
-def loads(text: str | bytes, *, folder: str | os.PathLike[str] | None = None, label: str | None = None) -> Graph:
+def loads(
+    text: str | bytes, *, folder: str | os.PathLike[str] | None = None, label: str | None = None
+) -> Graph:
     """Load a spec from text; array files are read from ``folder`` (refused when it is None)."""
     spec, source = parse_spec(text, label=label, folder=Path(folder) if folder is not None else None)
     return Graph.from_checked(check_graph(spec, source))
@@ -560,6 +593,13 @@ def check_gradients(
     """
     plan = graph.plan
     return check_plan_gradients(
-        plan, bind_feeds(plan.graph, feeds), wrt=wrt, h=h, tolerance=tolerance, floor=floor,
-        max_coords=max_coords, directions=directions, seed=seed,
+        plan,
+        bind_feeds(plan.graph, feeds),
+        wrt=wrt,
+        h=h,
+        tolerance=tolerance,
+        floor=floor,
+        max_coords=max_coords,
+        directions=directions,
+        seed=seed,
     )

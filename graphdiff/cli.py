@@ -7,6 +7,7 @@ Errors go to stderr as one line per problem, ``file: place: message``, never a t
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from . import __version__
 from .api import Graph, Result, check_gradients, json_array, load
 from .errors import ArrayFileError, FeedError, GraphdiffError, NonFiniteError, Problem
 from .fileio import write_atomic
-from .ops import format_shape
+from .ops import REGISTRY, format_shape
 from .spec import DEFAULT_MAX_ELEMENTS, dump_spec, read_array, spec_json_schema
 from .spec.strict_json import parse_json
 
@@ -55,19 +56,32 @@ def build_parser() -> argparse.ArgumentParser:
     def with_feeds(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("file", metavar="FILE", help="a graph spec (.json)")
         sub.add_argument(
-            "--feed", "-f", action="append", default=[], metavar="NAME=VALUE",
+            "--feed",
+            "-f",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
             help="feed an input: a JSON number or list (x=-2, v=[1,2]), an .npy file (X=x.npy) or an "
-                 "array in an .npz file (X=data.npz:X); repeat for several inputs",
+            "array in an .npz file (X=data.npz:X); repeat for several inputs",
         )
-        sub.add_argument("--check-finite", action="store_true",
-                         help="stop at the first nan or inf, naming the node (exit code 1)")
-        sub.add_argument("--max-elements", type=int, default=DEFAULT_MAX_ELEMENTS, metavar="N",
-                         help=f"largest array read from a file (default {DEFAULT_MAX_ELEMENTS})")
+        sub.add_argument(
+            "--check-finite",
+            action="store_true",
+            help="stop at the first nan or inf, naming the node (exit code 1)",
+        )
+        sub.add_argument(
+            "--max-elements",
+            type=int,
+            default=DEFAULT_MAX_ELEMENTS,
+            metavar="N",
+            help=f"largest array read from a file (default {DEFAULT_MAX_ELEMENTS})",
+        )
 
     validate = commands.add_parser(
-        "validate", help="check spec files and report every problem",
+        "validate",
+        help="check spec files and report every problem",
         description="Check spec files (JSON, references, cycles, ops, attributes, shapes) and report every "
-                    "problem with its place. Exit code 2 if any file is invalid.",
+        "problem with its place. Exit code 2 if any file is invalid.",
         epilog=_examples("graphdiff validate examples/*.json"),
     )
     validate.add_argument("files", nargs="+", metavar="FILE")
@@ -75,21 +89,27 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler=cmd_validate)
 
     run = commands.add_parser(
-        "run", help="run the forward pass and print the outputs",
+        "run",
+        help="run the forward pass and print the outputs",
         description="Run the forward pass and print the graph's outputs (its loss if it declares none).",
-        epilog=_examples("graphdiff run examples/cs231n_circuit.json",
-                         "graphdiff run examples/cs231n_circuit.json --feed x=1 --feed z=2 --json"),
+        epilog=_examples(
+            "graphdiff run examples/cs231n_circuit.json",
+            "graphdiff run examples/cs231n_circuit.json --feed x=1 --feed z=2 --json",
+        ),
     )
     with_feeds(run)
     run.add_argument("--json", action="store_true", help="print the outputs as a JSON object")
     run.set_defaults(handler=cmd_run)
 
     grad = commands.add_parser(
-        "grad", help="print every node's value and gradient",
+        "grad",
+        help="print every node's value and gradient",
         description="Run forward and backward and print a table of every leaf's and node's value and the "
-                    "gradient of the loss with respect to it.",
-        epilog=_examples("graphdiff grad examples/cs231n_circuit.json",
-                         "graphdiff grad examples/softmax_classifier.json --save results.npz"),
+        "gradient of the loss with respect to it.",
+        epilog=_examples(
+            "graphdiff grad examples/cs231n_circuit.json",
+            "graphdiff grad examples/softmax_classifier.json --save results.npz",
+        ),
     )
     with_feeds(grad)
     grad.add_argument("--wrt", action="append", metavar="ID", help="only these gradients (repeatable)")
@@ -97,35 +117,58 @@ def build_parser() -> argparse.ArgumentParser:
     grad.set_defaults(handler=cmd_grad)
 
     check = commands.add_parser(
-        "check", help="compare analytic gradients with numerical ones",
+        "check",
+        help="compare analytic gradients with numerical ones",
         description="Gradient check: compare backward's gradients with centered differences "
-                    "[f(x+h) - f(x-h)] / 2h for every float leaf. Exit code 1 if any leaf fails.",
-        epilog=_examples("graphdiff check examples/two_layer_sigmoid.json",
-                         "graphdiff check examples/softmax_classifier.json --directions 5"),
+        "[f(x+h) - f(x-h)] / 2h for every float leaf. Exit code 1 if any leaf fails.",
+        epilog=_examples(
+            "graphdiff check examples/two_layer_sigmoid.json",
+            "graphdiff check examples/softmax_classifier.json --directions 5",
+        ),
     )
     with_feeds(check)
     check.add_argument("--wrt", action="append", metavar="ID", help="only these leaves (repeatable)")
     check.add_argument("--h", type=float, default=1e-5, help="finite-difference step (default 1e-5)")
     check.add_argument("--tolerance", type=float, default=1e-6, help="largest passing relative error")
-    check.add_argument("--max-coords", type=int, default=100, metavar="N",
-                       help="coordinates checked per leaf, sampled with --seed when larger (default 100)")
-    check.add_argument("--directions", type=int, metavar="K",
-                       help="fast mode: check K random directions per leaf instead of coordinates")
+    check.add_argument(
+        "--max-coords",
+        type=int,
+        default=100,
+        metavar="N",
+        help="coordinates checked per leaf, sampled with --seed when larger (default 100)",
+    )
+    check.add_argument(
+        "--directions",
+        type=int,
+        metavar="K",
+        help="fast mode: check K random directions per leaf instead of coordinates",
+    )
     check.add_argument("--seed", type=int, default=0, help="seed for sampling (default 0)")
     check.set_defaults(handler=cmd_check)
 
     schema = commands.add_parser(
-        "schema", help="print the JSON Schema of the spec format",
+        "schema",
+        help="print the JSON Schema of the spec format",
         description="Print the JSON Schema of the graphdiff spec format (generated from its models).",
         epilog=_examples("graphdiff schema > graphdiff-v1.schema.json", "graphdiff schema -o schema.json"),
     )
     schema.add_argument("--output", "-o", metavar="PATH", help="write to a file instead")
     schema.set_defaults(handler=cmd_schema)
 
+    ops = commands.add_parser(
+        "ops",
+        help="list the ops a spec may use",
+        description="List every registered op: its inputs, its attributes with defaults, and its math.",
+        epilog=_examples("graphdiff ops", "graphdiff ops multiclass_hinge"),
+    )
+    ops.add_argument("names", nargs="*", metavar="OP", help="show these ops in full")
+    ops.set_defaults(handler=cmd_ops)
+
     demo = commands.add_parser(
-        "demo", help="run the CS231n circuit f = (x + y) z end to end",
+        "demo",
+        help="run the CS231n circuit f = (x + y) z end to end",
         description="Build the circuit f = (x + y) z at x = -2, y = 5, z = -4, print its spec, its forward "
-                    "values and backward gradients, and check the gradients numerically.",
+        "values and backward gradients, and check the gradients numerically.",
         epilog=_examples("graphdiff demo"),
     )
     demo.set_defaults(handler=cmd_demo)
@@ -171,8 +214,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if not args.quiet:
             checked = graph.checked
             loss = f', loss "{checked.loss}"' if checked.loss else ", no loss"
-            print(f'{file}: ok: graph "{checked.name}", {len(checked.leaves)} leaves, '
-                  f"{len(checked.nodes)} nodes{loss}")
+            print(
+                f'{file}: ok: graph "{checked.name}", {len(checked.leaves)} leaves, '
+                f"{len(checked.nodes)} nodes{loss}"
+            )
     return status
 
 
@@ -203,8 +248,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     graph = load(args.file, max_elements=args.max_elements)
     feeds = parse_feeds(graph, args.feed, args.max_elements)
     report = check_gradients(
-        graph, feeds, wrt=args.wrt, h=args.h, tolerance=args.tolerance, max_coords=args.max_coords,
-        directions=args.directions, seed=args.seed,
+        graph,
+        feeds,
+        wrt=args.wrt,
+        h=args.h,
+        tolerance=args.tolerance,
+        max_coords=args.max_coords,
+        directions=args.directions,
+        seed=args.seed,
     )
     print(report.table())
     return EXIT_OK if report.passed else EXIT_CHECK_FAILED
@@ -216,6 +267,27 @@ def cmd_schema(args: argparse.Namespace) -> int:
         write_atomic(args.output, text)
     else:
         sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_ops(args: argparse.Namespace) -> int:
+    unknown = [name for name in args.names if name not in REGISTRY]
+    if unknown:
+        raise GraphdiffError(Problem(None, None, f"unknown op {json.dumps(unknown[0])}"))
+    rows = []
+    for name in args.names or sorted(REGISTRY):
+        op = REGISTRY[name]
+        attrs = ", ".join(
+            f"{field.alias or key}={field.default!r}" if not field.is_required() else f"{field.alias or key}"
+            for key, field in op.Attrs.model_fields.items()
+        )
+        rows.append((f"{name}({', '.join(op.input_names)}{'; ' + attrs if attrs else ''})", inspect.getdoc(op)))
+    width = max(len(signature) for signature, _ in rows)
+    for signature, doc in rows:
+        if args.names:
+            print(f"{signature}\n\n{doc}\n")
+        else:
+            print(f"{signature:{width}}  {' '.join((doc or '').split(chr(10) * 2)[0].split())}")
     return EXIT_OK
 
 
@@ -256,7 +328,9 @@ def parse_feeds(graph: Graph, items: Sequence[str], max_elements: int) -> dict[s
         if path.endswith((".npy", ".npz")):
             if not Path(path).is_file():
                 raise ArrayFileError(Problem(path, place, "no such file"))
-            feeds[name] = read_array(Path(path), key or None, label=path, dtype=dtype, max_elements=max_elements)
+            feeds[name] = read_array(
+                Path(path), key or None, label=path, dtype=dtype, max_elements=max_elements
+            )
         else:
             value = parse_json(text, None)
             if isinstance(value, dict | str | bool) or value is None:
@@ -276,8 +350,11 @@ def format_array(value: np.ndarray, *, full: bool = False) -> str:
         return " ".join(text.split())
     if np.issubdtype(value.dtype, np.floating):
         finite = value[np.isfinite(value)]
-        stats = (f"min {_number(finite.min())} mean {_number(finite.mean())} max {_number(finite.max())}"
-                 if finite.size else "no finite values")
+        stats = (
+            f"min {_number(finite.min())} mean {_number(finite.mean())} max {_number(finite.max())}"
+            if finite.size
+            else "no finite values"
+        )
         return f"{format_shape(value.shape)} {value.dtype}: {stats}, norm {_number(np.linalg.norm(finite))}"
     return f"{format_shape(value.shape)} {value.dtype}: min {value.min()} max {value.max()}"
 
@@ -297,13 +374,15 @@ def grad_table(result: Result) -> str:
             node = graph.nodes[id]
             kind = f"{node.op}({', '.join(node.inputs)})"
         grad = result.grads.get(id)
-        rows.append((
-            id + (" (loss)" if id == graph.loss else ""),
-            kind,
-            format_shape(graph.types[id].shape) if graph.types[id].shape else "scalar",
-            format_array(result.value(id)),
-            "-" if grad is None else format_array(grad),
-        ))
+        rows.append(
+            (
+                id + (" (loss)" if id == graph.loss else ""),
+                kind,
+                format_shape(graph.types[id].shape) if graph.types[id].shape else "scalar",
+                format_array(result.value(id)),
+                "-" if grad is None else format_array(grad),
+            )
+        )
     widths = [min(max(len(r[i]) for r in rows), 48) for i in range(4)]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4]

@@ -35,14 +35,12 @@ class GraphdiffError(Exception):
 
     def located(self, file: str | None = None, place: str | None = None) -> Self:
         """A copy whose problems name ``file`` and ``place`` where they did not already."""
-        problems = [
-            replace(p, file=p.file or file, place=p.place or place) for p in self.problems
-        ]
+        problems = [replace(p, file=p.file or file, place=p.place or place) for p in self.problems]
         return type(self)(*problems)
 
 
 class SpecError(GraphdiffError):
-    """A spec file (or a graph built in Python) is invalid; carries every problem found, not just the first."""
+    """A spec file (or a graph built in Python) is invalid; carries every problem found."""
 
 
 class FormatVersionError(SpecError):

@@ -1,4 +1,4 @@
-"""Graphs built with the Python API, used by ``graphdiff demo`` (the same graphs ship as files in examples/)."""
+"""Graphs built with the Python API for ``graphdiff demo`` (the same graphs ship as files in examples/)."""
 
 from __future__ import annotations
 

@@ -66,8 +66,13 @@ class Plan:
         self._slots: dict[str, int] = {id: slot for slot, id in enumerate(self.ids)}
         self.leaf_slots: tuple[int, ...] = tuple(self._slots[id] for id in self.ids if id in graph.leaves)
         self.steps: tuple[Step, ...] = tuple(
-            Step(id, graph.ops[id], graph.attrs[id], tuple(self._slots[i] for i in graph.nodes[id].inputs),
-                 self._slots[id])
+            Step(
+                id,
+                graph.ops[id],
+                graph.attrs[id],
+                tuple(self._slots[i] for i in graph.nodes[id].inputs),
+                self._slots[id],
+            )
             for id in self.ids
             if id in graph.nodes
         )
@@ -80,7 +85,9 @@ class Plan:
         except KeyError:
             guess = difflib.get_close_matches(id, self.ids, n=1)
             hint = f"; did you mean {json.dumps(guess[0])}?" if guess else ""
-            raise FeedError(Problem(self.graph.source.label, None, f"no leaf or node {json.dumps(id)}{hint}")) from None
+            raise FeedError(
+                Problem(self.graph.source.label, None, f"no leaf or node {json.dumps(id)}{hint}")
+            ) from None
 
     # --- forward ------------------------------------------------------------------------------
 
@@ -99,7 +106,9 @@ class Plan:
                 raise exc.located(self.graph.source.label, self.graph.places[step.id]) from None
             values[step.output] = np.asarray(out)
             if check_finite:
-                self._check_finite(values[step.output], step.id, f"forward: {step.op.name} gave a value that is")
+                self._check_finite(
+                    values[step.output], step.id, f"forward: {step.op.name} gave a value that is"
+                )
         return Trace(self, tuple(values))
 
     # --- backward -----------------------------------------------------------------------------
@@ -117,7 +126,9 @@ class Plan:
         and node), by reverse-mode accumulation. ``upstream`` seeds a non-scalar output's gradient."""
         out_id = output if output is not None else self.graph.loss
         if out_id is None:
-            raise FeedError(Problem(self.graph.source.label, "loss", "the graph has no loss to differentiate"))
+            raise FeedError(
+                Problem(self.graph.source.label, "loss", "the graph has no loss to differentiate")
+            )
         out_slot = self.slot_of(out_id)
         seed = self._seed(trace.values[out_slot], out_id, upstream)
         wanted_ids = tuple(self.ids) if wrt is None else tuple(dict.fromkeys(wrt))
@@ -139,7 +150,9 @@ class Plan:
                 grad = self._conform(local[position], values[slot], step, position)
                 if check_finite:
                     name = step.op.input_names[position]
-                    self._check_finite(grad, step.id, f"backward: the gradient flowing into input {name!r} is")
+                    self._check_finite(
+                        grad, step.id, f"backward: the gradient flowing into input {name!r} is"
+                    )
                 previous = grads[slot]
                 grads[slot] = grad if previous is None else previous + grad
         result = {}
@@ -186,9 +199,7 @@ class Plan:
         for step in self.steps:
             if any(from_wanted[slot] for slot in step.inputs):
                 from_wanted[step.output] = True
-        needed = [
-            reaches_output[s] and from_wanted[s] and self.float_slot[s] for s in range(len(self.ids))
-        ]
+        needed = [reaches_output[s] and from_wanted[s] and self.float_slot[s] for s in range(len(self.ids))]
         steps = []
         for step in reversed(self.steps):
             if not needed[step.output]:
@@ -237,7 +248,9 @@ def bind_feeds(graph: CheckedGraph, feeds: Mapping[str, Any] | None) -> dict[str
             guess = difflib.get_close_matches(name, graph.ids_of_kind("input"), n=1)
             hint = f"; did you mean {json.dumps(guess[0])}?" if guess else ""
             where = " (it is a node, computed from its inputs)" if name in graph.nodes else ""
-            raise FeedError(Problem(label, f"feed {json.dumps(name)}", f"not an input of the graph{where}{hint}"))
+            raise FeedError(
+                Problem(label, f"feed {json.dumps(name)}", f"not an input of the graph{where}{hint}")
+            )
         if graph.leaves[name].kind != "input":
             raise FeedError(
                 Problem(label, f"feed {json.dumps(name)}", f"is a {graph.leaves[name].kind}, not an input")
@@ -245,13 +258,15 @@ def bind_feeds(graph: CheckedGraph, feeds: Mapping[str, Any] | None) -> dict[str
     values: dict[str, np.ndarray] = {}
     bound: dict[str, int] = {}
     bound_by: dict[str, str] = {}
-    for id, leaf in graph.leaves.items():
+    for id in graph.leaves:
         if id in feeds:
             value = _feed_array(label, id, feeds[id], graph.types[id].dtype)
         else:
             default = graph.leaf_values.get(id)
             if default is None:
-                raise FeedError(Problem(label, f"feed {json.dumps(id)}", "missing: the input has no default value"))
+                raise FeedError(
+                    Problem(label, f"feed {json.dumps(id)}", "missing: the input has no default value")
+                )
             value = default
         declared = graph.types[id].shape
         before = dict(bound)
@@ -282,7 +297,9 @@ def _feed_array(label: str | None, id: str, value: Any, dtype: str) -> np.ndarra
         raise FeedError(Problem(label, place, f"not an array of numbers (dtype {array.dtype})"))
     if dtype == "int64":
         if array.dtype.kind not in "iu":
-            raise FeedError(Problem(label, place, f"the input is int64 (class labels); got {array.dtype} values"))
+            raise FeedError(
+                Problem(label, place, f"the input is int64 (class labels); got {array.dtype} values")
+            )
     elif array.dtype.kind == "b":
         raise FeedError(Problem(label, place, "the input is a float; got booleans"))
     return array.astype(dtype, copy=False)

@@ -1,4 +1,4 @@
-"""Functions that add nodes to a graph: ``gd.sigmoid(x)``, ``gd.matmul(X, W)``, ``gd.softmax_cross_entropy(...)``.
+"""Functions that add nodes to a graph: ``gd.sigmoid(x)``, ``gd.matmul(X, W)``, ``gd.relu(h)``.
 
 Each is a thin, typed front for one registered op (the op's class holds its math and its gradient);
 ``id=`` names the new node, otherwise it gets a readable default such as ``sigmoid_1``.

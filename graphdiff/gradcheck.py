@@ -72,7 +72,9 @@ class GradientCheckReport:
             for row in self.rows
         ]
         widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-        text = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines]
+        text = [
+            "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines
+        ]
         verdict = "passed" if self.passed else "FAILED"
         text.append(
             f"gradient check {verdict}: max relative error {self.max_error:.2e} "
@@ -152,7 +154,11 @@ def check_plan_gradients(
                 numeric = (loss_at(id, plus) - loss_at(id, minus)) / (2 * h)
                 comparisons.append((float(grad[index]), numeric, tuple(int(j) for j in index)))
         rows.append(_summarize(id, x.size, comparisons, noise_floor, tolerance))
-    mode = f"{directions} random directions per leaf" if directions else f"up to {max_coords} coordinates per leaf"
+    mode = (
+        f"{directions} random directions per leaf"
+        if directions
+        else f"up to {max_coords} coordinates per leaf"
+    )
     return GradientCheckReport(tuple(rows), h, tolerance, noise_floor, mode)
 
 
@@ -163,8 +169,9 @@ def relative_error(analytic: float, numeric: float, floor: float) -> float:
     return abs(analytic - numeric) / max(abs(analytic), abs(numeric), floor)
 
 
-def _summarize(id: str, size: int, comparisons: list[tuple[float, float, tuple]], floor: float,
-               tolerance: float) -> LeafCheck:
+def _summarize(
+    id: str, size: int, comparisons: list[tuple[float, float, tuple]], floor: float, tolerance: float
+) -> LeafCheck:
     if not comparisons:  # an empty leaf has nothing to get wrong
         return LeafCheck(id, 0, size, 0.0, (), 0.0, 0.0, True)
     worst = (-1.0, 0.0, 0.0, ())

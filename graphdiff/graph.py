@@ -162,12 +162,14 @@ class _Checker:
 
     def check_references(self) -> None:
         known = self.places
-        for index, node in enumerate(self.spec.nodes):
+        for node in self.spec.nodes:
             if self.nodes.get(node.id) is not node:
                 continue
             for name in node.inputs:
                 if name not in known:
-                    self.report(self.places[node.id], f"input {_quote(name)} is not defined{_guess(name, known)}")
+                    self.report(
+                        self.places[node.id], f"input {_quote(name)} is not defined{_guess(name, known)}"
+                    )
         for index, name in enumerate(self.spec.outputs):
             if name not in known:
                 self.report(f"outputs[{index}]", f"{_quote(name)} is not defined{_guess(name, known)}")
@@ -256,7 +258,12 @@ class _Checker:
         try:
             path = resolve_inside(self.source.folder, ref.file)
             return read_array(
-                path, ref.key, label=ref.file, dtype=leaf.dtype, shape=leaf.shape, max_elements=self.max_elements
+                path,
+                ref.key,
+                label=ref.file,
+                dtype=leaf.dtype,
+                shape=leaf.shape,
+                max_elements=self.max_elements,
             )
         except GraphdiffError as exc:
             raise SpecError(*(f"value.file: {p.message}" for p in exc.problems)) from None
@@ -286,7 +293,9 @@ class _Checker:
             return
         t = types[loss]
         if t.shape != ():
-            self.report("loss", f"the loss {_quote(loss)} must be a scalar, but its shape is {format_shape(t.shape)}")
+            self.report(
+                "loss", f"the loss {_quote(loss)} must be a scalar, but its shape is {format_shape(t.shape)}"
+            )
         elif not t.is_float:
             self.report("loss", f"the loss {_quote(loss)} must be a float, but it is {t.dtype}")
 
@@ -300,7 +309,9 @@ class _Checker:
             used |= nx.ancestors(digraph, target)
         for id, place in self.places.items():
             if id not in used:
-                what = "no output or loss depends on this node" if id in self.nodes else "this leaf is not used"
+                what = (
+                    "no output or loss depends on this node" if id in self.nodes else "this leaf is not used"
+                )
                 yield Problem(self.source.label, place, f"warning: {what}")
 
 
@@ -309,7 +320,9 @@ def attrs_problems(op: Op, exc: ValidationError) -> list[str]:
     names = [f.alias or n for n, f in op.Attrs.model_fields.items()]
     messages = []
     for error in exc.errors(include_url=False):
-        loc = [part for part in error["loc"] if not (isinstance(part, str) and part.startswith(("list[", "int")))]
+        loc = [
+            part for part in error["loc"] if not (isinstance(part, str) and part.startswith(("list[", "int")))
+        ]
         where = "attrs" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
         if error["type"] == "extra_forbidden":
             known = ", ".join(names) if names else "none"

@@ -123,9 +123,7 @@ def require_float(op: Op, types: Sequence[TensorType], names: Sequence[str] | No
     """The floating dtype of the result (numpy promotion: float64 wins); refuse integer inputs."""
     for name, t in zip(names or op.input_names, types, strict=False):
         if not t.is_float:
-            raise ShapeError(
-                f"{op.name}: input {name!r} is {t.dtype}; {op.name} needs float32 or float64"
-            )
+            raise ShapeError(f"{op.name}: input {name!r} is {t.dtype}; {op.name} needs float32 or float64")
     return "float64" if any(t.dtype == "float64" for t in types) else "float32"
 
 

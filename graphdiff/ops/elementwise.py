@@ -300,4 +300,3 @@ class Tanh(UnaryElementwise):
 
     def grad_x(self, attrs, upstream, out, x):
         return upstream * (1.0 - out * out)
-

@@ -26,8 +26,7 @@ class Matmul(Op):
         dtype = require_float(self, [a, b])
         if a.ndim not in (1, 2) or b.ndim not in (1, 2):
             raise ShapeError(
-                f"matmul {format_shape(a.shape)} @ {format_shape(b.shape)}: "
-                "operands must be 1-D or 2-D"
+                f"matmul {format_shape(a.shape)} @ {format_shape(b.shape)}: operands must be 1-D or 2-D"
             )
         inner_a = a.shape[-1]
         inner_b = b.shape[0]

@@ -38,8 +38,10 @@ class Reshape(Op):
         fixed = math.prod(d for d in target if d != -1)
         if -1 not in target:
             if symbols or known != fixed:
-                raise ShapeError(f"{where}: sizes differ ({known if not symbols else format_shape(x.shape)} "
-                                 f"vs {fixed} elements)")
+                raise ShapeError(
+                    f"{where}: sizes differ ({known if not symbols else format_shape(x.shape)} "
+                    f"vs {fixed} elements)"
+                )
             return TensorType(tuple(target), x.dtype)
         inferred: Dim
         if not symbols and fixed and known % fixed == 0:

@@ -32,7 +32,9 @@ _MAX_HEADER_BYTES = 10_000
 def resolve_inside(folder: Path, relative: str) -> Path:
     """The path of ``relative`` inside ``folder``, refusing anything that could lead outside it."""
     if "\\" in relative or PureWindowsPath(relative).drive or PurePosixPath(relative).is_absolute():
-        raise ArrayFileError(f"{relative}: array paths must be relative to the spec's folder (use / as separator)")
+        raise ArrayFileError(
+            f"{relative}: array paths must be relative to the spec's folder (use / as separator)"
+        )
     parts = PurePosixPath(relative).parts
     if any(part == ".." for part in parts):
         raise ArrayFileError(f"{relative}: array paths may not contain '..'")
@@ -75,7 +77,7 @@ def read_array(
                 return _read_npy(stream, os.fstat(stream.fileno()).st_size, label, dtype, shape, max_elements)
         if suffix == ".npz":
             if key is None:
-                raise ArrayFileError(f"{label}: a .npz file holds several arrays; name one with \"key\"")
+                raise ArrayFileError(f'{label}: a .npz file holds several arrays; name one with "key"')
             with zipfile.ZipFile(path) as archive:
                 try:
                     info = archive.getinfo(f"{key}.npy")
@@ -132,5 +134,7 @@ def _read_npy(
 
 def _check_shape(label: str, actual: tuple[int, ...], declared: Sequence[int | str]) -> None:
     if not bind_symbols(actual, declared, {}):
-        raise ArrayFileError(f"{label}: the file holds shape {format_shape(actual)}, the spec declares "
-                             f"{format_shape(declared)}")
+        raise ArrayFileError(
+            f"{label}: the file holds shape {format_shape(actual)}, the spec declares "
+            f"{format_shape(declared)}"
+        )

@@ -42,7 +42,9 @@ def read_spec(path: str | os.PathLike[str]) -> tuple[GraphSpec, SpecSource]:
     try:
         size = os.stat(path).st_size
         if size > MAX_SPEC_BYTES:
-            raise SpecError(Problem(label, None, f"the file is {size} bytes; specs are limited to {MAX_SPEC_BYTES}"))
+            raise SpecError(
+                Problem(label, None, f"the file is {size} bytes; specs are limited to {MAX_SPEC_BYTES}")
+            )
         with open(path, "rb") as stream:
             data = stream.read()
     except FileNotFoundError:
@@ -84,7 +86,9 @@ def _format(value: Any, level: int) -> str:
     """JSON with 2-space indents; tensor literals and small flat objects (attrs) stay on one line."""
     if isinstance(value, dict) and value and not _is_small_flat(value):
         pad = "  " * (level + 1)
-        items = [f"{pad}{json.dumps(k, ensure_ascii=False)}: {_format(v, level + 1)}" for k, v in value.items()]
+        items = [
+            f"{pad}{json.dumps(k, ensure_ascii=False)}: {_format(v, level + 1)}" for k, v in value.items()
+        ]
         return "{\n" + ",\n".join(items) + "\n" + "  " * level + "}"
     if isinstance(value, list) and value and not _is_numeric(value):
         pad = "  " * (level + 1)
@@ -94,7 +98,7 @@ def _format(value: Any, level: int) -> str:
 
 def _is_small_flat(value: dict[str, Any]) -> bool:
     flat = all(not isinstance(v, dict | list) or _is_numeric(v) for v in value.values())
-    return flat and len(json.dumps(value)) <= 60
+    return flat and len(json.dumps(value)) <= 90
 
 
 def _is_numeric(value: Any) -> bool:

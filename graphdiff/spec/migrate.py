@@ -27,7 +27,9 @@ def migrate(tree: Tree, file: str | None) -> Tree:
             Problem(file, "format_version", f"missing; this graphdiff writes format version {FORMAT_VERSION}")
         )
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise FormatVersionError(Problem(file, "format_version", f"must be a positive integer, got {version!r}"))
+        raise FormatVersionError(
+            Problem(file, "format_version", f"must be a positive integer, got {version!r}")
+        )
     if version > FORMAT_VERSION:
         raise FormatVersionError(
             Problem(
