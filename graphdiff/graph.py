@@ -37,6 +37,10 @@ from .spec import (
 )
 
 
+#: numpy's limit on the number of dimensions of an array.
+MAX_LITERAL_DIMENSIONS = 64
+
+
 @dataclass(frozen=True)
 class CheckedGraph:
     """A spec that passed every check, with what the checks found out. Treat it as read-only."""
@@ -338,6 +342,11 @@ def attrs_problems(op: Op, exc: ValidationError) -> list[str]:
 
 def literal_value(value: Any, dtype: str) -> np.ndarray:
     """A JSON number or nested list as an array of ``dtype``."""
+    depth, item = 0, value
+    while isinstance(item, list) and item:
+        depth, item = depth + 1, item[0]
+    if depth > MAX_LITERAL_DIMENSIONS:
+        raise SpecError(f"value: nested {depth} lists deep; a tensor has at most {MAX_LITERAL_DIMENSIONS} dimensions")
     try:
         array = np.array(value)
     except ValueError:

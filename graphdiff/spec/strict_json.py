@@ -14,8 +14,6 @@ from typing import Any
 
 from ..errors import Problem, SpecError
 
-#: Deeper nesting than this is refused (a real spec needs a handful of levels; a tensor literal one per axis).
-MAX_DEPTH = 64
 #: Integers longer than this are refused before Python converts them (int64 needs at most 19 digits).
 MAX_INT_DIGITS = 40
 
@@ -31,40 +29,46 @@ class _ObjectWithDuplicates(dict):
     duplicates: list[str]
 
 
-def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj: dict[str, Any] = {}
-    duplicates = []
-    for key, value in pairs:
-        if key in obj:
-            duplicates.append(key)
-        obj[key] = value
-    if duplicates:
+class _Hooks:
+    """The parser's hooks for one parse; ``flagged`` records whether anything was refused, so the tree is
+    walked for the places of problems only when there are some."""
+
+    def __init__(self) -> None:
+        self.flagged = False
+
+    def object_pairs(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) == len(pairs):
+            return obj
+        seen: set[str] = set()
         flagged = _ObjectWithDuplicates(obj)
-        flagged.duplicates = duplicates
+        flagged.duplicates = [key for key, _ in pairs if key in seen or seen.add(key)]
+        self.flagged = True
         return flagged
-    return obj
 
-
-def _parse_float(text: str) -> float | _Flagged:
-    value = float(text)
-    if not math.isfinite(value):
+    def parse_float(self, text: str) -> float | _Flagged:
+        value = float(text)
+        if math.isfinite(value):
+            return value
+        self.flagged = True
         return _Flagged(f"number {text[:40]} is out of the float64 range")
-    return value
 
-
-def _parse_int(text: str) -> int | _Flagged:
-    digits = text.lstrip("-")
-    if len(digits) > MAX_INT_DIGITS:
+    def parse_int(self, text: str) -> int | _Flagged:
+        digits = text.lstrip("-")
+        if len(digits) <= MAX_INT_DIGITS:
+            return int(text)
+        self.flagged = True
         return _Flagged(f"integer with {len(digits)} digits is too long")
-    return int(text)
 
-
-def _parse_constant(name: str) -> _Flagged:
-    return _Flagged(f"{name} is not allowed (numbers must be finite)")
+    def parse_constant(self, name: str) -> _Flagged:
+        self.flagged = True
+        return _Flagged(f"{name} is not allowed (numbers must be finite)")
 
 
 def format_path(path: tuple[str | int, ...]) -> str:
     """``nodes[1].attrs.axis`` from ``("nodes", 1, "attrs", "axis")``; ``(top level)`` for the root."""
+    if len(path) > 12:  # a deeply nested literal: the middle of its path says nothing
+        return f"{format_path(path[:6])}...{format_path(path[-3:]) if isinstance(path[-3], int) else ''}"
     text = ""
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
@@ -84,23 +88,23 @@ def parse_json(data: bytes | str, file: str | None) -> Any:
     if not text.strip():
         raise SpecError(Problem(file, None, "the file is empty"))
     try:
+        hooks = _Hooks()
         tree = json.loads(
             text,
-            object_pairs_hook=_object_pairs,
-            parse_float=_parse_float,
-            parse_int=_parse_int,
-            parse_constant=_parse_constant,
+            object_pairs_hook=hooks.object_pairs,
+            parse_float=hooks.parse_float,
+            parse_int=hooks.parse_int,
+            parse_constant=hooks.parse_constant,
         )
     except json.JSONDecodeError as exc:
         place = f"line {exc.lineno} column {exc.colno}"
         raise SpecError(Problem(file, place, f"invalid JSON: {exc.msg}")) from None
     except RecursionError:
-        raise SpecError(Problem(file, None, f"JSON nested more than {MAX_DEPTH} levels deep")) from None
+        raise SpecError(Problem(file, None, "JSON nested too deeply")) from None
     except ValueError as exc:  # e.g. Python's own limit on integer digits
         raise SpecError(Problem(file, None, f"invalid JSON: {exc}")) from None
-    problems = list(_flagged_places(tree, file))
-    if problems:
-        raise SpecError(*problems)
+    if hooks.flagged:
+        raise SpecError(*_flagged_places(tree, file))
     return tree
 
 
@@ -109,9 +113,6 @@ def _flagged_places(tree: Any, file: str | None):
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(tree, ())]
     while stack:
         node, path = stack.pop()
-        if len(path) > MAX_DEPTH:
-            yield Problem(file, format_path(path[:MAX_DEPTH]), f"nested more than {MAX_DEPTH} levels deep")
-            continue
         if isinstance(node, _Flagged):
             yield Problem(file, format_path(path), node.message)
         elif isinstance(node, dict):
