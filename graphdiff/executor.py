@@ -156,9 +156,17 @@ class Plan:
                 previous = grads[slot]
                 grads[slot] = grad if previous is None else previous + grad
         result = {}
+        handed_out: set[int] = set()
         for slot in backward_plan.wanted:
             grad = grads[slot]
-            result[self.ids[slot]] = np.zeros_like(values[slot]) if grad is None else grad
+            if grad is None:
+                grad = np.zeros_like(values[slot])
+            elif not grad.flags.writeable or id(grad) in handed_out:
+                # Ops may pass one array to several inputs (add) or return read-only broadcast views
+                # (sum); the caller gets arrays of its own that it can update in place.
+                grad = grad.copy()
+            handed_out.add(id(grad))
+            result[self.ids[slot]] = grad
         return result
 
     def _seed(self, out_value: np.ndarray, out_id: str, upstream: np.ndarray | float | None) -> np.ndarray:

@@ -184,7 +184,8 @@ class PowAttrs(Attrs):
 class Pow(UnaryElementwise):
     """x ** p for a constant exponent p (an attribute). d/dx = p x^(p-1).
 
-    numpy semantics: a negative base with a non-integer exponent gives nan.
+    numpy semantics: a negative base with a non-integer exponent gives nan. For p = 0 the output is the
+    constant 1 and the gradient is 0 everywhere (not 0 * 0^-1 = nan at x = 0).
     """
 
     name = "pow"
@@ -196,6 +197,8 @@ class Pow(UnaryElementwise):
 
     def grad_x(self, attrs, upstream, out, x):
         p = attrs.exponent
+        if p == 0:
+            return np.zeros_like(upstream * x)
         return upstream * (p * np.power(x, p - 1.0))
 
 
