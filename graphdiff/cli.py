@@ -179,7 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``graphdiff`` console script."""
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
+        # nan and inf are shown in the output or reported by --check-finite with the node that made
+        # them; numpy's warnings, which name a line inside graphdiff, would only add noise.
+        with np.errstate(all="ignore"):
+            return args.handler(args)
     except NonFiniteError as exc:
         _print_problems(exc.problems)
         return EXIT_CHECK_FAILED
@@ -233,6 +236,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_grad(args: argparse.Namespace) -> int:
+    if args.save and Path(args.save).suffix not in (".json", ".npz"):
+        raise GraphdiffError(Problem(args.save, None, "results are saved as .json or .npz"))
     graph = load(args.file, max_elements=args.max_elements)
     if graph.loss is None:
         raise GraphdiffError(Problem(args.file, "loss", "the graph declares no loss to differentiate"))
@@ -281,7 +286,8 @@ def cmd_ops(args: argparse.Namespace) -> int:
             f"{field.alias or key}={field.default!r}" if not field.is_required() else f"{field.alias or key}"
             for key, field in op.Attrs.model_fields.items()
         )
-        rows.append((f"{name}({', '.join(op.input_names)}{'; ' + attrs if attrs else ''})", inspect.getdoc(op)))
+        signature = f"{name}({', '.join(op.input_names)}{'; ' + attrs if attrs else ''})"
+        rows.append((signature, inspect.getdoc(op)))
     width = max(len(signature) for signature, _ in rows)
     for signature, doc in rows:
         if args.names:
@@ -325,17 +331,20 @@ def parse_feeds(graph: Graph, items: Sequence[str], max_elements: int) -> dict[s
         leaf = checked.types.get(name) if name in checked.leaves else None
         dtype = leaf.dtype if leaf else "float64"
         path, _, key = text.partition(":") if ".npz:" in text else (text, "", "")
-        if path.endswith((".npy", ".npz")):
-            if not Path(path).is_file():
-                raise ArrayFileError(Problem(path, place, "no such file"))
-            feeds[name] = read_array(
-                Path(path), key or None, label=path, dtype=dtype, max_elements=max_elements
-            )
-        else:
+        try:
+            if path.endswith((".npy", ".npz")):
+                if not Path(path).is_file():
+                    raise ArrayFileError(f"{path}: no such file")
+                feeds[name] = read_array(
+                    Path(path), key or None, label=path, dtype=dtype, max_elements=max_elements
+                )
+                continue
             value = parse_json(text, None)
-            if isinstance(value, dict | str | bool) or value is None:
-                raise FeedError(Problem(None, place, "expected a number, a JSON list, or an .npy/.npz file"))
-            feeds[name] = value
+        except GraphdiffError as exc:
+            raise FeedError(*(Problem(p.file, place, p.message) for p in exc.problems)) from None
+        if isinstance(value, dict | str | bool) or value is None:
+            raise FeedError(Problem(None, place, "expected a number, a JSON list, or an .npy/.npz file"))
+        feeds[name] = value
     return feeds
 
 

@@ -40,7 +40,11 @@ class GraphdiffError(Exception):
 
 
 class SpecError(GraphdiffError):
-    """A spec file (or a graph built in Python) is invalid; carries every problem found."""
+    """A spec file (or a graph built in Python) is invalid.
+
+    Loading or checking a spec raises this with every problem found, whatever their kinds (a shape
+    mismatch, a bad array file, a cycle...); catch ``SpecError`` for all of them.
+    """
 
 
 class FormatVersionError(SpecError):
@@ -48,11 +52,13 @@ class FormatVersionError(SpecError):
 
 
 class ShapeError(SpecError):
-    """Shapes or dtypes do not fit an op (found statically, before anything runs)."""
+    """Shapes or dtypes do not fit an op: raised by ops' shape rules, and by the builder at the line that
+    applies the op. (In a spec file it is one of the problems of a :class:`SpecError`.)"""
 
 
 class ArrayFileError(SpecError):
-    """An array file named by a spec or a feed is missing, unsafe, malformed or does not match."""
+    """An array file is missing, unsafe, malformed or does not match: raised when reading one directly.
+    (In a spec file it is one of the problems of a :class:`SpecError`; for a feed, of a FeedError.)"""
 
 
 class FeedError(GraphdiffError):

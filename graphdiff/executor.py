@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ComputeError, FeedError, NonFiniteError, Problem
+from .errors import ComputeError, FeedError, GraphdiffError, NonFiniteError, Problem
 from .graph import CheckedGraph
 from .ops import Attrs, Op, bind_symbols, format_shape
 
@@ -85,14 +85,24 @@ class Plan:
         except KeyError:
             guess = difflib.get_close_matches(id, self.ids, n=1)
             hint = f"; did you mean {json.dumps(guess[0])}?" if guess else ""
-            raise FeedError(
+            raise GraphdiffError(
                 Problem(self.graph.source.label, None, f"no leaf or node {json.dumps(id)}{hint}")
             ) from None
 
     # --- forward ------------------------------------------------------------------------------
 
     def forward(self, leaf_values: Mapping[str, np.ndarray], *, check_finite: bool = False) -> Trace:
-        """Run every step; ``leaf_values`` holds one checked array per leaf (see :func:`bind_feeds`)."""
+        """Run every step; ``leaf_values`` holds one checked array per leaf (see :func:`bind_feeds`).
+
+        With ``check_finite`` the first nan or inf raises :class:`NonFiniteError` naming the node (and
+        numpy's own floating-point warnings, which would name a line inside graphdiff, are silenced).
+        """
+        if check_finite:
+            with np.errstate(all="ignore"):
+                return self._forward(leaf_values, check_finite=True)
+        return self._forward(leaf_values, check_finite=False)
+
+    def _forward(self, leaf_values: Mapping[str, np.ndarray], *, check_finite: bool) -> Trace:
         values: list[Any] = [None] * len(self.ids)
         for slot in self.leaf_slots:
             values[slot] = leaf_values[self.ids[slot]]
@@ -131,8 +141,16 @@ class Plan:
             )
         out_slot = self.slot_of(out_id)
         seed = self._seed(trace.values[out_slot], out_id, upstream)
-        wanted_ids = tuple(self.ids) if wrt is None else tuple(dict.fromkeys(wrt))
-        wanted = tuple(self.slot_of(id) for id in wanted_ids)
+        if wrt is None:
+            wanted = tuple(range(len(self.ids)))
+        else:
+            wanted = tuple(self.slot_of(id) for id in dict.fromkeys(wrt))
+            for slot in wanted:
+                if not self.float_slot[slot]:
+                    dtype = self.graph.types[self.ids[slot]].dtype
+                    raise GraphdiffError(
+                        self.graph.problem(self.ids[slot], f"{dtype} values have no gradient")
+                    )
         backward_plan = self._backward_plan(out_slot, wanted)
 
         values = trace.values
@@ -161,10 +179,10 @@ class Plan:
             grad = grads[slot]
             if grad is None:
                 grad = np.zeros_like(values[slot])
-            elif not grad.flags.writeable or id(grad) in handed_out:
+            elif not isinstance(grad, np.ndarray) or not grad.flags.writeable or id(grad) in handed_out:
                 # Ops may pass one array to several inputs (add) or return read-only broadcast views
-                # (sum); the caller gets arrays of its own that it can update in place.
-                grad = grad.copy()
+                # (sum), and adding 0-d arrays gives numpy scalars; the caller gets arrays of its own.
+                grad = np.array(grad)
             handed_out.add(id(grad))
             result[self.ids[slot]] = grad
         return result

@@ -12,13 +12,14 @@ Large leaves are checked on a seeded sample of coordinates (``max_coords``), or,
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import GradientCheckError
+from .errors import GradientCheckError, Problem
 from .executor import Plan
 
 
@@ -103,18 +104,22 @@ def check_plan_gradients(
 ) -> GradientCheckReport:
     """Check the gradient of ``plan``'s loss with respect to ``wrt`` (default: every float leaf)."""
     graph = plan.graph
+
+    def refuse(message: str) -> GradientCheckError:
+        return GradientCheckError(Problem(graph.source.label, None, message))
+
     if graph.loss is None:
-        raise GradientCheckError("the graph has no loss to check")
+        raise refuse("the graph has no loss to check")
     if not h > 0 or not tolerance > 0 or max_coords < 1 or (directions is not None and directions < 1):
-        raise GradientCheckError("h and tolerance must be positive; max_coords and directions at least 1")
+        raise refuse("h and tolerance must be positive; max_coords and directions at least 1")
     ids = list(wrt) if wrt is not None else [i for i in graph.leaves if graph.types[i].is_float]
     for id in ids:
         if id not in graph.leaves:
-            raise GradientCheckError(f"{id!r} is not a leaf of the graph")
+            raise refuse(f"{json.dumps(id)} is not a leaf of the graph (a gradient check perturbs leaves)")
         if not graph.types[id].is_float:
-            raise GradientCheckError(f"{id!r} is {graph.types[id].dtype}: only float leaves have gradients")
+            raise refuse(f"{json.dumps(id)} is {graph.types[id].dtype}: only float leaves have gradients")
     if not ids:
-        raise GradientCheckError("the graph has no float leaf to check")
+        raise refuse("the graph has no float leaf to check")
 
     values = {id: np.array(v, copy=True) for id, v in leaf_values.items()}
     trace = plan.forward(values)

@@ -35,7 +35,7 @@ from .spec import (
     read_array,
     resolve_inside,
 )
-
+from .spec.strict_json import format_path
 
 #: numpy's limit on the number of dimensions of an array.
 MAX_LITERAL_DIMENSIONS = 64
@@ -320,24 +320,40 @@ class _Checker:
 
 
 def attrs_problems(op: Op, exc: ValidationError) -> list[str]:
-    """An op's attribute errors as ``attrs.axis: ...`` messages, unknown names with a guess."""
+    """An op's attribute errors as ``attrs.axis: ...`` messages, unknown names with a guess.
+
+    Pydantic reports a value failing a union once per branch (``int``, ``list[int]``); those become one
+    message per place, the expectations joined with "or".
+    """
     names = [f.alias or n for n, f in op.Attrs.model_fields.items()]
-    messages = []
+    grouped: dict[str, list[str]] = {}
     for error in exc.errors(include_url=False):
-        loc = [
-            part for part in error["loc"] if not (isinstance(part, str) and part.startswith(("list[", "int")))
-        ]
-        where = "attrs" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+        loc = error["loc"]
+        path = loc[:1] + tuple(part for part in loc[1:] if isinstance(part, int))  # branch names dropped
+        where = "attrs." + format_path(path)
         if error["type"] == "extra_forbidden":
             known = ", ".join(names) if names else "none"
             guess = difflib.get_close_matches(str(loc[-1]), names, n=1)
             hint = f"did you mean {_quote(guess[0])}?" if guess else f"{op.name} takes: {known}"
-            messages.append(f"{where}: unknown attribute for {op.name}; {hint}")
+            message = f"unknown attribute for {op.name}; {hint}"
         elif error["type"] == "missing":
-            messages.append(f"{where}: required by {op.name}")
+            message = f"required by {op.name}"
         else:
-            messages.append(f"{where}: {str(error['msg']).replace('Input should be', 'should be')}")
-    return list(dict.fromkeys(messages))
+            message = str(error["msg"]).replace("Input should be ", "")
+        grouped.setdefault(where, [])
+        if message not in grouped[where]:
+            grouped[where].append(message)
+    # A branch that failed at an outer level says less than one that got to the bad element.
+    deepest = [w for w in grouped if not any(o.startswith((w + "[", w + ".")) for o in grouped)]
+    return [f"{where}: {_expectations(grouped[where])}" for where in deepest]
+
+
+def _expectations(messages: list[str]) -> str:
+    """``should be a valid integer or a valid list`` from one message per union branch."""
+    if len(messages) == 1:
+        message = messages[0]
+        return message if message.startswith(("unknown", "required")) else f"should be {message}"
+    return "should be " + " or ".join(messages)
 
 
 def literal_value(value: Any, dtype: str) -> np.ndarray:
@@ -346,7 +362,8 @@ def literal_value(value: Any, dtype: str) -> np.ndarray:
     while isinstance(item, list) and item:
         depth, item = depth + 1, item[0]
     if depth > MAX_LITERAL_DIMENSIONS:
-        raise SpecError(f"value: nested {depth} lists deep; a tensor has at most {MAX_LITERAL_DIMENSIONS} dimensions")
+        limit = MAX_LITERAL_DIMENSIONS
+        raise SpecError(f"value: nested {depth} lists deep; a tensor has at most {limit} dimensions")
     try:
         array = np.array(value)
     except ValueError:

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from ..errors import Problem, SpecError
 from ..fileio import write_atomic
 from .migrate import migrate
-from .models import SPEC_FIELD_NAMES, GraphSpec
+from .models import LITERAL_TAG, SPEC_FIELD_NAMES, GraphSpec
 from .strict_json import format_path, parse_json
 
 #: Spec files larger than this are refused before parsing.
@@ -152,7 +152,7 @@ def _is_union_branch_noise(
     path: tuple[str | int, ...], errors: list[dict[str, Any]], grouped: dict[tuple[str | int, ...], Any]
 ) -> bool:
     """A tensor literal's branches fail at every level; only the deepest place (the bad element) counts."""
-    in_literal = any("literal" in e["loc"] for e in errors)
+    in_literal = any(LITERAL_TAG in e["loc"] for e in errors)
     return in_literal and any(len(other) > len(path) and other[: len(path)] == path for other in grouped)
 
 
@@ -182,7 +182,7 @@ def _message(errors: list[dict[str, Any]], path: tuple[str | int, ...]) -> str:
         return "unknown field" + (f"; did you mean {json.dumps(guess[0])}?" if guess else "")
     if first["type"] == "missing":
         return "required field is missing"
-    if "literal" in tags:
+    if LITERAL_TAG in tags:
         return "must be a number or a nested list of numbers"
     if "constrained-int" in tags:
         return "a dimension is a non-negative integer or a symbol such as N"

@@ -113,20 +113,25 @@ class ArrayFile(SpecModel):
     key: str | None = Field(default=None, min_length=1, description="The array's name inside a .npz file.")
 
 
+# The union's tags appear in pydantic's error locations; they are named so as never to collide with a key
+# of the value objects, so an error's JSON path can be told apart from the tags.
+LITERAL_TAG, INIT_TAG, FILE_TAG = "<literal>", "<initializer>", "<array file>"
+
+
 def _value_kind(value: Any) -> str | None:
     if isinstance(value, dict):
-        return "file" if "file" in value else "init" if "init" in value else None
+        return FILE_TAG if "file" in value else INIT_TAG if "init" in value else None
     if isinstance(value, ArrayFile):
-        return "file"
+        return FILE_TAG
     if isinstance(value, BaseModel):
-        return "init"
-    return "literal"
+        return INIT_TAG
+    return LITERAL_TAG
 
 
 LeafValue = Annotated[
-    Annotated[ArrayLiteral, Tag("literal")]
-    | Annotated[Initializer, Tag("init")]
-    | Annotated[ArrayFile, Tag("file")],
+    Annotated[ArrayLiteral, Tag(LITERAL_TAG)]
+    | Annotated[Initializer, Tag(INIT_TAG)]
+    | Annotated[ArrayFile, Tag(FILE_TAG)],
     Discriminator(
         _value_kind,
         custom_error_type="leaf_value",
@@ -158,7 +163,7 @@ class LeafSpec(SpecModel):
     def _consistent(self) -> LeafSpec:
         if self.kind != "input" and self.value is None:
             raise ValueError(f"a {self.kind} needs a value")
-        if self.shape is None and not (self.value is None or _value_kind(self.value) == "literal"):
+        if self.shape is None and not (self.value is None or _value_kind(self.value) == LITERAL_TAG):
             raise ValueError("shape is required when the value is an initializer or a file")
         if self.shape is None and self.value is None:
             raise ValueError("an input without a default value needs a shape")

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from ..errors import Problem, SpecError
 
 #: Integers longer than this are refused before Python converts them (int64 needs at most 19 digits).
 MAX_INT_DIGITS = 40
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*\Z")
 
 
 class _Flagged:
@@ -71,7 +75,12 @@ def format_path(path: tuple[str | int, ...]) -> str:
         return f"{format_path(path[:6])}...{format_path(path[-3:]) if isinstance(path[-3], int) else ''}"
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif not _IDENTIFIER.match(part):  # a key from the file may hold anything, newlines included
+            text += f"[{json.dumps(part)}]"
+        else:
+            text += f".{part}" if text else part
     return text or "(top level)"
 
 
