@@ -385,7 +385,7 @@ def grad_table(result: Result) -> str:
         grad = result.grads.get(id)
         rows.append(
             (
-                id + (" (loss)" if id == graph.loss else ""),
+                id + (" (loss)" if id == graph.loss and id != "loss" else ""),
                 kind,
                 format_shape(graph.types[id].shape) if graph.types[id].shape else "scalar",
                 format_array(result.value(id)),
