@@ -51,6 +51,7 @@ from .functions import (
 )
 from .gradcheck import GradientCheckReport, LeafCheck
 from .ops import REGISTRY as OPS
+from .render import render, render_steps
 from .spec import FORMAT_VERSION, GraphSpec, spec_json_schema
 
 __version__ = "0.1.0"
@@ -96,6 +97,8 @@ __all__ = [
     "neg",
     "pow",
     "relu",
+    "render",
+    "render_steps",
     "reshape",
     "save",
     "sigmoid",

@@ -29,7 +29,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from .errors import GraphdiffError, Problem, ShapeError, SpecError
-from .executor import Plan, Trace, bind_feeds, compile_plan
+from .executor import Gradients, Plan, Trace, bind_feeds, compile_plan
 from .fileio import write_atomic
 from .gradcheck import GradientCheckReport, check_plan_gradients
 from .graph import CheckedGraph, attrs_problems, check_graph, literal_value
@@ -150,12 +150,11 @@ class Tensor:
 class Result:
     """Values (and, after backward, gradients) of one run, addressable by id."""
 
-    def __init__(
-        self, graph: CheckedGraph, trace: Trace, grads: Mapping[str, np.ndarray] | None = None
-    ) -> None:
+    def __init__(self, graph: CheckedGraph, trace: Trace, gradients: Gradients | None = None) -> None:
         self.graph = graph
         self.trace = trace
-        self._grads = dict(grads) if grads is not None else None
+        self._grads = dict(gradients.grads) if gradients is not None else None
+        self._edge_grads = gradients.edge_grads if gradients is not None else None
 
     @property
     def loss(self) -> float | None:
@@ -183,6 +182,12 @@ class Result:
     @property
     def grads(self) -> dict[str, np.ndarray]:
         return dict(self._grads or {})
+
+    @property
+    def edge_grads(self) -> dict[tuple[str, int], np.ndarray] | None:
+        """The gradient along each edge, keyed by (consumer id, input position), when backward recorded
+        them (it does when every gradient is wanted); their sum over a value's consumers is its gradient."""
+        return dict(self._edge_grads) if self._edge_grads is not None else None
 
     @property
     def has_grads(self) -> bool:
@@ -428,14 +433,24 @@ class Graph:
         output: str | None = None,
         upstream: ArrayLike | None = None,
         check_finite: bool = False,
+        record_edges: bool | None = None,
     ) -> Result:
         """Backpropagate from the loss (or ``output`` seeded with ``upstream``) through the last forward
-        run (or ``result``). ``wrt`` names the gradients wanted (default: every float leaf and node)."""
+        run (or ``result``). ``wrt`` names the gradients wanted (default: every float leaf and node).
+
+        ``record_edges`` keeps each edge's gradient for diagrams; by default it is on when every gradient
+        is wanted and off when ``wrt`` names some (training), which then keeps less in memory.
+        """
         base = result or self.last_result()
-        grads = base.trace.plan.backward(
-            base.trace, wrt=wrt, output=output, upstream=upstream, check_finite=check_finite
+        gradients = base.trace.plan.backward(
+            base.trace,
+            wrt=wrt,
+            output=output,
+            upstream=upstream,
+            check_finite=check_finite,
+            record_edges=wrt is None if record_edges is None else record_edges,
         )
-        self._last = Result(base.graph, base.trace, grads)
+        self._last = Result(base.graph, base.trace, gradients)
         return self._last
 
     def run(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from .api import Graph, Result, check_gradients, json_array, load
 from .errors import ArrayFileError, FeedError, GraphdiffError, NonFiniteError, Problem
 from .fileio import write_atomic
 from .ops import REGISTRY, format_shape
+from .render import diagram_format, render, render_steps, write_diagram
 from .spec import DEFAULT_MAX_ELEMENTS, dump_spec, read_array, spec_json_schema
 from .spec.strict_json import parse_json
 
@@ -155,6 +157,57 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--output", "-o", metavar="PATH", help="write to a file instead")
     schema.set_defaults(handler=cmd_schema)
 
+    render = commands.add_parser(
+        "render",
+        help="draw the graph with values and gradients on its wires",
+        description="Run the graph forward and backward and draw it as the CS231n circuit diagrams do: "
+        "gates, wires with the value flowing forward (green) and the gradient flowing back (red). "
+        "OUT ends in .svg, .png, .pdf (these need Graphviz's dot) or .dot. --steps DIR writes one frame "
+        "per forward and backward step and an index.html that steps through them.",
+        epilog=_examples(
+            "graphdiff render examples/cs231n_circuit.json -o circuit.svg",
+            "graphdiff render examples/two_layer_sigmoid.json -o net.png --direction TB --precision 3",
+            "graphdiff render examples/softmax_classifier.json -o structure.pdf --show none",
+            "graphdiff render big.json -o big.svg --collapse layer1 --max-nodes 100",
+            "graphdiff render examples/cs231n_circuit.json --steps circuit-steps/",
+        ),
+    )
+    with_feeds(render)
+    render.add_argument("-o", "--output", metavar="OUT", help="the diagram file (.svg, .png, .pdf, .dot)")
+    render.add_argument("--steps", metavar="DIR", help="write step-through frames and index.html into DIR")
+    render.add_argument(
+        "--show",
+        choices=["both", "values", "grads", "none"],
+        default="both",
+        help="what the wires carry (default both; none draws the structure only)",
+    )
+    render.add_argument(
+        "--direction", choices=["LR", "TB"], default="LR", help="left-to-right (default) or top-to-bottom"
+    )
+    render.add_argument(
+        "--precision", type=int, default=4, metavar="N", help="significant digits (default 4)"
+    )
+    render.add_argument("--title", help="the diagram's title (default: the graph's name)")
+    render.add_argument(
+        "--weight-edges", action="store_true", help="draw wires thicker the larger the gradient they carry"
+    )
+    render.add_argument("--no-clusters", action="store_true", help="do not group nodes by group or id prefix")
+    render.add_argument(
+        "--collapse",
+        action="append",
+        default=[],
+        metavar="CLUSTER",
+        help="draw this cluster as one box with its gradient norm (repeatable)",
+    )
+    render.add_argument(
+        "--max-nodes",
+        type=int,
+        default=300,
+        metavar="N",
+        help="collapse clusters, largest first, above this many nodes (default 300; 0: no cap)",
+    )
+    render.set_defaults(handler=cmd_render)
+
     ops = commands.add_parser(
         "ops",
         help="list the ops a spec may use",
@@ -168,8 +221,15 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="run the CS231n circuit f = (x + y) z end to end",
         description="Build the circuit f = (x + y) z at x = -2, y = 5, z = -4, print its spec, its forward "
-        "values and backward gradients, and check the gradients numerically.",
-        epilog=_examples("graphdiff demo"),
+        "values and backward gradients, check the gradients numerically, and draw the circuit (an SVG, a "
+        "PNG and a step-through page) into --output-dir.",
+        epilog=_examples("graphdiff demo", "graphdiff demo --output-dir /tmp/demo"),
+    )
+    demo.add_argument(
+        "--output-dir",
+        default="graphdiff-demo",
+        metavar="DIR",
+        help="where the diagrams go (default ./graphdiff-demo)",
     )
     demo.set_defaults(handler=cmd_demo)
     return parser
@@ -275,6 +335,50 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_render(args: argparse.Namespace) -> int:
+    if not args.output and not args.steps:
+        raise GraphdiffError(Problem(None, "render", "say where to draw: -o OUT and/or --steps DIR"))
+    if args.output:
+        diagram_format(args.output)  # a bad suffix is refused before any work
+    if args.precision < 1 or args.max_nodes < 0:
+        raise GraphdiffError(
+            Problem(None, "render", "--precision must be at least 1, --max-nodes at least 0")
+        )
+    graph = load(args.file, max_elements=args.max_elements)
+    feeds = parse_feeds(graph, args.feed, args.max_elements)
+    result = None
+    if args.show != "none" or args.steps:
+        graph.forward(feeds, check_finite=args.check_finite)
+        result = graph.backward(check_finite=args.check_finite) if graph.loss else graph.last_result()
+    if args.output:
+        render(
+            graph,
+            result,
+            show=args.show,
+            direction=args.direction,
+            precision=args.precision,
+            title=args.title,
+            weight_edges=args.weight_edges,
+            clusters=not args.no_clusters,
+            collapse=args.collapse,
+            max_nodes=args.max_nodes or None,
+            output=args.output,
+        )
+        print(f"wrote {args.output}")
+    if args.steps:
+        index = render_steps(
+            graph,
+            result,
+            args.steps,
+            direction=args.direction,
+            precision=args.precision,
+            title=args.title,
+            clusters=not args.no_clusters,
+        )
+        print(f"wrote {index} (open it in a browser; arrow keys step)")
+    return EXIT_OK
+
+
 def cmd_ops(args: argparse.Namespace) -> int:
     unknown = [name for name in args.names if name not in REGISTRY]
     if unknown:
@@ -310,7 +414,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("\nNumerical check (centered differences):\n")
     report = check_gradients(graph)
     print(report.table())
-    print("\nNext: graphdiff grad examples/two_layer_sigmoid.json, graphdiff --help")
+    print()
+    folder = Path(args.output_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GraphdiffError(
+            Problem(str(folder), None, f"cannot create the folder: {exc.strerror}")
+        ) from None
+    if shutil.which("dot"):
+        diagram = render(graph, result, output=folder / "cs231n_circuit.svg")
+        write_diagram(diagram, folder / "cs231n_circuit.png")
+        steps = render_steps(graph, result, folder / "steps")
+        print(f"Diagram: {folder / 'cs231n_circuit.svg'} (and .png); step by step: {steps}")
+    else:
+        render(graph, result, output=folder / "cs231n_circuit.dot")
+        print(
+            f"Diagram source: {folder / 'cs231n_circuit.dot'} (install Graphviz, e.g. apt-get install "
+            "graphviz, for SVG and PNG pictures)"
+        )
+    print("Next: graphdiff grad examples/two_layer_sigmoid.json, graphdiff render --help, graphdiff --help")
     return EXIT_OK if report.passed else EXIT_CHECK_FAILED
 
 

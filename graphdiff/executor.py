@@ -50,6 +50,16 @@ class Trace:
 
 
 @dataclass(frozen=True)
+class Gradients:
+    """What one backward pass found: the gradient of each wanted id, and, when recorded, the gradient
+    flowing along each edge (into input ``position`` of node ``id``), whose sum over a value's consumers
+    is that value's gradient (accumulation at fan-out)."""
+
+    grads: dict[str, np.ndarray]
+    edge_grads: dict[tuple[str, int], np.ndarray] | None = None
+
+
+@dataclass(frozen=True)
 class _BackwardPlan:
     """Which slots need a gradient for one (output, wanted set), and which inputs of each step."""
 
@@ -131,9 +141,11 @@ class Plan:
         output: str | None = None,
         upstream: np.ndarray | float | None = None,
         check_finite: bool = False,
-    ) -> dict[str, np.ndarray]:
+        record_edges: bool = False,
+    ) -> Gradients:
         """Gradients of ``output`` (default: the loss) with respect to ``wrt`` (default: every float leaf
-        and node), by reverse-mode accumulation. ``upstream`` seeds a non-scalar output's gradient."""
+        and node), by reverse-mode accumulation. ``upstream`` seeds a non-scalar output's gradient;
+        ``record_edges`` also keeps each edge's contribution (diagrams draw them)."""
         out_id = output if output is not None else self.graph.loss
         if out_id is None:
             raise FeedError(
@@ -156,6 +168,7 @@ class Plan:
         values = trace.values
         grads: list[np.ndarray | None] = [None] * len(self.ids)
         grads[out_slot] = seed
+        edge_grads: dict[tuple[str, int], np.ndarray] | None = {} if record_edges else None
         for step, needs in backward_plan.steps:
             upstream_grad = grads[step.output]
             if upstream_grad is None:
@@ -171,6 +184,8 @@ class Plan:
                     self._check_finite(
                         grad, step.id, f"backward: the gradient flowing into input {name!r} is"
                     )
+                if edge_grads is not None:
+                    edge_grads[(step.id, position)] = grad
                 previous = grads[slot]
                 grads[slot] = grad if previous is None else previous + grad
         result = {}
@@ -185,7 +200,7 @@ class Plan:
                 grad = np.array(grad)
             handed_out.add(id(grad))
             result[self.ids[slot]] = grad
-        return result
+        return Gradients(result, edge_grads)
 
     def _seed(self, out_value: np.ndarray, out_id: str, upstream: np.ndarray | float | None) -> np.ndarray:
         if upstream is None:

@@ -124,7 +124,7 @@ def check_plan_gradients(
     values = {id: np.array(v, copy=True) for id, v in leaf_values.items()}
     trace = plan.forward(values)
     loss = float(trace.value(graph.loss))
-    analytic = plan.backward(trace, wrt=ids)
+    analytic = plan.backward(trace, wrt=ids).grads
     noise_floor = floor if floor is not None else 1e-4 * max(1.0, abs(loss))
     rng = np.random.default_rng(seed)
 

@@ -58,7 +58,7 @@ def call(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def test_the_parser_has_the_documented_commands():
-    assert command_names() == ["check", "demo", "grad", "ops", "run", "schema", "validate"]
+    assert command_names() == ["check", "demo", "grad", "ops", "render", "run", "schema", "validate"]
 
 
 @pytest.mark.parametrize(
@@ -86,7 +86,13 @@ def test_demo_prints_the_cs231n_values_and_gradients(tmp_path):
     assert rows["q"][-2:] == ["3", "-4"]
     assert rows["f"][-2:] == ["-12", "1"]
     assert "gradient check passed" in proc.stdout
-    assert snapshot(tmp_path) == {}
+    # The demo draws the circuit into ./graphdiff-demo and says where.
+    written = snapshot(tmp_path)
+    assert "graphdiff-demo/cs231n_circuit.svg" in proc.stdout
+    assert written["graphdiff-demo/cs231n_circuit.png"].startswith(b"\x89PNG")
+    svg = written["graphdiff-demo/cs231n_circuit.svg"].decode()
+    assert "<svg" in svg and ">&#45;12<" in svg  # Graphviz writes "-" as &#45;
+    assert b"<html" in written["graphdiff-demo/steps/index.html"]
 
 
 def test_schema_command_prints_the_generated_schema(capsys):

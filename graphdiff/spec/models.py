@@ -60,6 +60,16 @@ Symbol = Annotated[
     Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="A symbolic dimension such as N (batch size)."),
 ]
 Dim = Annotated[StrictInt, Field(ge=0)] | Symbol
+Group = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=256,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="The cluster diagrams draw this in; '/' nests clusters (layer1/gate). Without it, the "
+        "id's prefix up to its last '/' is the cluster.",
+    ),
+]
 Number = StrictInt | StrictFloat
 ArrayLiteral = TypeAliasType("ArrayLiteral", "Number | list[ArrayLiteral]")  # type: ignore[misc]
 
@@ -158,6 +168,7 @@ class LeafSpec(SpecModel):
         default=None, description="Required for parameters and constants; an input's default value."
     )
     description: str | None = None
+    group: Group | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> LeafSpec:
@@ -180,6 +191,7 @@ class NodeSpec(SpecModel):
     inputs: list[Id] = Field(description="Ids of the op's inputs, in the op's order.")
     attrs: dict[str, Any] = Field(default_factory=dict, description="Attributes, checked by the op's model.")
     description: str | None = None
+    group: Group | None = None
 
 
 class GraphSpec(SpecModel):

@@ -1,0 +1,369 @@
+"""A checked graph drawn as the CS231n circuit: gates, wires, values above and gradients below.
+
+:func:`build_diagram` takes the graph and plain mappings of id -> array (values, gradients, and the
+gradient along each edge), so it can draw a graph that has not run, has run only forward, or is halfway
+through a backward pass (the step-through frames). It never reaches into the executor.
+
+- Ops are small gates labelled with their symbol (+, ×, max, σ, @ ...) and their id; leaves are boxes
+  whose colour says their kind; the loss has a double red border and a wire out carrying dL/dL = 1.
+- Each wire carries the value flowing forward (green) and the gradient flowing back along it (red).
+  A wire along which a gate routes zero gradient (max, relu, hinge) is dashed and grey.
+- A value that feeds several gates shows the sum of what flows back (Σ∇): accumulation at fan-out.
+- Large graphs: nodes are clustered by their spec ``group`` or by id prefix (``layer1/...``); clusters
+  can be collapsed to one box carrying their aggregate gradient norm, and are collapsed, largest first,
+  when the graph has more nodes than ``max_nodes``. The title notes what was collapsed.
+- Graphviz node names are internal (``n0``, ``n1``, ...), never user text, and every label that holds
+  user text is an HTML-like label with that text escaped; no URL, link or image attribute is ever set.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import graphviz
+import numpy as np
+
+from ..graph import CheckedGraph
+from .labels import GRAD_COLOR, MUTED_COLOR, VALUE_COLOR, colored, escape, format_number, summarize
+
+Show = Literal["both", "values", "grads", "none"]
+
+_LEAF_STYLE = {
+    "input": {"fillcolor": "#e3f2fd", "color": "#1565c0"},
+    "parameter": {"fillcolor": "#fff3e0", "color": "#e65100", "penwidth": "2"},
+    "constant": {"fillcolor": "#f5f5f5", "color": "#757575", "style": "rounded,filled,dashed"},
+}
+_HIGHLIGHT = "#fff59d"
+
+
+@dataclass(frozen=True)
+class DiagramOptions:
+    """How to draw: what to show on the wires, the direction, number precision, title, clusters."""
+
+    show: Show = "both"
+    direction: Literal["LR", "TB"] = "LR"
+    precision: int = 4
+    title: str | None = None
+    #: Thicken wires in proportion to the size of the gradient they carry.
+    weight_edges: bool = False
+    #: Draw clusters (spec groups or id prefixes) as boxes around their nodes.
+    clusters: bool = True
+    #: Clusters to draw as one box each (a name collapses its sub-clusters too).
+    collapse: tuple[str, ...] = ()
+    #: Collapse clusters, largest first, until at most this many boxes are drawn (None: no cap).
+    max_nodes: int | None = 300
+
+
+@dataclass(frozen=True)
+class Annotations:
+    """What is known about one run, as plain mappings (any of them may be partial or empty)."""
+
+    values: Mapping[str, np.ndarray] = field(default_factory=dict)
+    grads: Mapping[str, np.ndarray] = field(default_factory=dict)
+    #: The gradient along each edge, keyed by (consumer id, input position).
+    edge_grads: Mapping[tuple[str, int], np.ndarray] | None = None
+    #: Step-through frames: how many of a value's consumers have sent their gradient back so far.
+    received: Mapping[str, int] | None = None
+    #: Step-through frames: the node of the current step.
+    highlight: str | None = None
+    #: Lines printed under the title (what is missing, stale or collapsed).
+    notes: tuple[str, ...] = ()
+
+
+def cluster_of(graph: CheckedGraph, id: str) -> str | None:
+    """The cluster an id is drawn in: its spec ``group``, else its id's prefix up to the last '/'."""
+    item = graph.leaves.get(id) or graph.nodes.get(id)
+    group = getattr(item, "group", None)
+    if group:
+        return group.strip("/") or None
+    prefix, sep, _ = id.rpartition("/")
+    return prefix.strip("/") or None if sep else None
+
+
+def build_diagram(graph: CheckedGraph, annotations: Annotations, options: DiagramOptions) -> graphviz.Digraph:
+    """The diagram of ``graph`` with what ``annotations`` knows drawn on it."""
+    return _Diagram(graph, annotations, options).build()
+
+
+class _Diagram:
+    def __init__(self, graph: CheckedGraph, annotations: Annotations, options: DiagramOptions) -> None:
+        self.graph = graph
+        self.ann = annotations
+        self.options = options
+        self.show_values = options.show in ("both", "values")
+        self.show_grads = options.show in ("both", "grads")
+        self.consumers: dict[str, list[tuple[str, int]]] = {id: [] for id in graph.order}
+        for id in graph.order:
+            node = graph.nodes.get(id)
+            if node is not None:
+                for position, name in enumerate(node.inputs):
+                    self.consumers[name].append((id, position))
+        self.cluster: dict[str, str | None] = {
+            id: cluster_of(graph, id) if options.clusters else None for id in graph.order
+        }
+        self.name = {id: f"n{index}" for index, id in enumerate(graph.order)}
+        self.notes = list(annotations.notes)
+        self.boxes: dict[str, list[str]] = self._collapsed_boxes()
+        self.drawn_as = dict(self.name)
+        for index, members in enumerate(self.boxes.values()):
+            for id in members:
+                self.drawn_as[id] = f"c{index}"
+        self.box_name = {box: f"c{index}" for index, box in enumerate(self.boxes)}
+        norms = [float(np.linalg.norm(np.ravel(g))) for g in (annotations.edge_grads or {}).values()]
+        self.max_edge_norm = max(norms, default=0.0)
+
+    # --- collapsing -----------------------------------------------------------------------------
+
+    def _collapsed_boxes(self) -> dict[str, list[str]]:
+        """Collapsed cluster name -> member ids (requested ones, then largest first up to the cap)."""
+        order = self.graph.order
+        members: dict[str, list[str]] = {}
+        for id in order:
+            cluster = self.cluster[id]
+            while cluster:
+                members.setdefault(cluster, []).append(id)
+                cluster = cluster.rpartition("/")[0]
+        chosen: dict[str, list[str]] = {}
+        taken: set[str] = set()
+
+        def take(name: str, ids: list[str]) -> None:
+            free = [i for i in ids if i not in taken]
+            if len(free) > 1:
+                chosen[name] = free
+                taken.update(free)
+
+        for name in self.options.collapse:
+            matches = [c for c in members if c == name or c.startswith(name + "/")]
+            for cluster in sorted(matches, key=len):
+                take(cluster, members[cluster])
+        cap = self.options.max_nodes
+        if cap is not None and len(order) - sum(len(v) - 1 for v in chosen.values()) > cap:
+            automatic = []
+            top_level = sorted(
+                (c for c in members if "/" not in c and c not in chosen), key=lambda c: -len(members[c])
+            )
+            for cluster in top_level:
+                if len(order) - sum(len(v) - 1 for v in chosen.values()) <= cap:
+                    break
+                take(cluster, members[cluster])
+                automatic.append(cluster)
+            drawn = len(order) - sum(len(v) - 1 for v in chosen.values())
+            if drawn > cap:  # what is left has no clusters: collapse runs of consecutive steps
+                loose = [i for i in order if i not in taken and i in self.graph.nodes]
+                size = max(2, math.ceil(len(loose) / max(1, cap // 2)))
+                for start in range(0, len(loose), size):
+                    run = loose[start : start + size]
+                    name = f"steps {order.index(run[0]) + 1}–{order.index(run[-1]) + 1}"
+                    take(name, run)
+                    automatic.append(name)
+            if automatic:
+                shown = ", ".join(f"{c} ({len(chosen[c])} nodes)" for c in automatic[:6] if c in chosen)
+                more = f" and {len(automatic) - 6} more" if len(automatic) > 6 else ""
+                self.notes.append(f"{len(order)} nodes exceed the cap of {cap}: collapsed {shown}{more}")
+        return chosen
+
+    # --- building -------------------------------------------------------------------------------
+
+    def build(self) -> graphviz.Digraph:
+        dot = graphviz.Digraph(name=self.graph.name, engine="dot")
+        dot.attr(
+            rankdir=self.options.direction,
+            fontname="Helvetica",
+            bgcolor="white",
+            nodesep="0.35",
+            ranksep="0.55",
+            labelloc="t",
+            labeljust="l",
+        )
+        dot.attr("node", fontname="Helvetica", fontsize="12")
+        dot.attr("edge", fontname="Helvetica", fontsize="10", arrowsize="0.6", color="#424242")
+        dot.attr(label=self._title())
+        clusters = self._cluster_graphs()
+        for id in self.graph.order:
+            if self.drawn_as[id] != self.name[id]:
+                continue
+            target = clusters.get(self.cluster[id] or "", dot)
+            target.node(self.name[id], **self._node_attrs(id))
+        for box, members in self.boxes.items():
+            dot.node(self.box_name[box], **self._box_attrs(box, members))
+        self._attach_clusters(dot, clusters)
+        self._edges(dot)
+        self._output_wires(dot)
+        return dot
+
+    def _title(self) -> str:
+        title = self.options.title if self.options.title is not None else self.graph.name
+        lines = [f'<FONT POINT-SIZE="16"><B>{escape(title)}</B></FONT>']
+        if self.options.show != "none":
+            lines.append(self._legend())
+        lines += [
+            f'<FONT POINT-SIZE="11" COLOR="#b71c1c"><I>{escape(note)}</I></FONT>' for note in self.notes
+        ]
+        return "<" + '<BR ALIGN="LEFT"/>'.join(lines) + '<BR ALIGN="LEFT"/>>'
+
+    def _cluster_graphs(self) -> dict[str, graphviz.Digraph]:
+        """One subgraph per drawn (not collapsed) cluster, nested clusters attached later."""
+        names = sorted({c for c in self.cluster.values() if c})
+        expanded = set()
+        for name in names:
+            while name:
+                expanded.add(name)
+                name = name.rpartition("/")[0]
+        graphs = {}
+        for index, name in enumerate(sorted(expanded)):
+            if any(name == box or name.startswith(box + "/") for box in self.boxes):
+                continue
+            sub = graphviz.Digraph(name=f"cluster_{index}")
+            sub.attr(
+                label=f"<<I>{escape(name.rpartition('/')[2])}</I>>",
+                style="rounded,dashed",
+                color="#90a4ae",
+                fontcolor="#546e7a",
+                fontsize="11",
+            )
+            graphs[name] = sub
+        return graphs
+
+    def _attach_clusters(self, dot: graphviz.Digraph, clusters: dict[str, graphviz.Digraph]) -> None:
+        """Nest each cluster in its parent, deepest first, so children are complete when attached."""
+        for name in sorted(clusters, key=lambda c: -c.count("/")):
+            parent = name.rpartition("/")[0]
+            while parent and parent not in clusters:
+                parent = parent.rpartition("/")[0]
+            (clusters[parent] if parent else dot).subgraph(clusters[name])
+
+    # --- nodes ----------------------------------------------------------------------------------
+
+    def _node_attrs(self, id: str) -> dict[str, str]:
+        graph = self.graph
+        small = '<FONT POINT-SIZE="9" COLOR="#616161">{}</FONT>'
+        if id in graph.leaves:
+            kind = graph.leaves[id].kind
+            lines = [f"<B>{escape(id)}</B>", small.format(kind)]
+            attrs = {"shape": "box", "style": "rounded,filled", **_LEAF_STYLE[kind]}
+            if not self.consumers[id] and self.show_values and id in self.ann.values:
+                lines.append(colored(summarize(self.ann.values[id], self.options.precision), VALUE_COLOR))
+        else:
+            op = graph.ops[id]
+            lines = [f"<B>{escape(op.symbol or op.name)}</B>", small.format(escape(id))]
+            attrs = {
+                "shape": "circle",
+                "style": "filled",
+                "fillcolor": "#fafafa",
+                "color": "#424242",
+                "margin": "0.02",
+            }
+        fan_in = self._fan_in_sum(id)
+        if id in graph.leaves:
+            lines += fan_in
+        elif fan_in:  # outside the gate, which stays a small circle
+            attrs["xlabel"] = "<" + "<BR/>".join(fan_in) + ">"
+        if id == graph.loss and id != "loss":
+            lines.append(small.format("loss"))
+            attrs |= {"color": GRAD_COLOR, "peripheries": "2"}
+        if id == self.ann.highlight:
+            attrs |= {"fillcolor": _HIGHLIGHT, "penwidth": "3"}
+            attrs["style"] = attrs["style"].replace("dashed", "") if "filled" in attrs["style"] else "filled"
+        attrs["label"] = "<" + "<BR/>".join(lines) + ">"
+        return attrs
+
+    def _fan_in_sum(self, id: str) -> list[str]:
+        """Σ∇ for a value feeding several gates: the gradients flowing back add up here."""
+        total = len(self.consumers[id])
+        grad = self.ann.grads.get(id)
+        if total < 2 or not self.show_grads or grad is None:
+            return []
+        received = self.ann.received.get(id, total) if self.ann.received is not None else total
+        precision = self.options.precision
+        if np.ndim(grad) == 0:
+            line = f"Σ∇ = {format_number(float(grad), precision)}"
+        else:
+            line = f"Σ∇ norm {format_number(float(np.linalg.norm(np.ravel(grad))), precision)}"
+        if received < total:
+            line += f"  ({received} of {total} so far)"
+        return [colored([line], GRAD_COLOR)]
+
+    def _box_attrs(self, box: str, members: list[str]) -> dict[str, str]:
+        grads = [self.ann.grads[m] for m in members if m in self.ann.grads]
+        lines = [f"<B>{escape(box)}</B>", f'<FONT POINT-SIZE="10">{len(members)} nodes, collapsed</FONT>']
+        if grads and self.show_grads:
+            norm = math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads))
+            lines.append(colored([f"‖∇‖ = {format_number(norm, self.options.precision)}"], GRAD_COLOR))
+        return {
+            "shape": "box3d",
+            "style": "filled",
+            "fillcolor": "#eceff1",
+            "color": "#546e7a",
+            "label": "<" + "<BR/>".join(lines) + ">",
+        }
+
+    # --- wires ----------------------------------------------------------------------------------
+
+    def _edges(self, dot: graphviz.Digraph) -> None:
+        between_boxes: dict[tuple[str, str], int] = {}
+        for id in self.graph.order:
+            node = self.graph.nodes.get(id)
+            if node is None:
+                continue
+            for position, source in enumerate(node.inputs):
+                tail, head = self.drawn_as[source], self.drawn_as[id]
+                if tail == head:
+                    continue  # inside a collapsed box
+                if tail != self.name[source] or head != self.name[id]:
+                    between_boxes[(tail, head)] = between_boxes.get((tail, head), 0) + 1
+                    continue
+                dot.edge(tail, head, **self._wire(source, self._edge_grad(source, id, position), id))
+        for (tail, head), count in between_boxes.items():
+            label = f'<<FONT COLOR="{MUTED_COLOR}">{count} wires</FONT>>' if count > 1 else ""
+            dot.edge(tail, head, label=label, style="bold", color="#78909c")
+
+    def _edge_grad(self, source: str, consumer: str, position: int) -> np.ndarray | None:
+        if self.ann.edge_grads is not None:
+            return self.ann.edge_grads.get((consumer, position))
+        if len(self.consumers[source]) == 1:  # the value's whole gradient flows along its one wire
+            return self.ann.grads.get(source)
+        return None
+
+    def _wire(self, source: str, grad: np.ndarray | None, consumer: str | None) -> dict[str, str]:
+        """Attributes of a wire carrying ``source``'s value forward and ``grad`` back."""
+        lines = []
+        if self.show_values and source in self.ann.values:
+            lines.append(colored(summarize(self.ann.values[source], self.options.precision), VALUE_COLOR))
+        if self.show_grads and grad is not None:
+            lines.append(colored(summarize(grad, self.options.precision, gradient=True), GRAD_COLOR))
+        attrs = {"label": "<" + "<BR/>".join(lines) + ">" if lines else ""}
+        if grad is not None and self.show_grads:
+            upstream = self.ann.grads.get(consumer) if consumer else None
+            if not np.any(grad) and (upstream is None or np.any(upstream)):
+                attrs |= {"style": "dashed", "color": MUTED_COLOR}  # the gate routed nothing back here
+            elif self.options.weight_edges and self.max_edge_norm > 0:
+                share = float(np.linalg.norm(np.ravel(grad))) / self.max_edge_norm
+                attrs |= {"penwidth": f"{1 + 5 * math.sqrt(share):.2f}", "color": GRAD_COLOR}
+        return attrs
+
+    def _output_wires(self, dot: graphviz.Digraph) -> None:
+        """A wire out of the loss (carrying dL/dL = 1) and out of each output, as the slides draw them.
+
+        Only the loss's wire carries a gradient: an output's own gradient already flows along its
+        wires into the graph, and drawing it again here would count it twice.
+        """
+        ends = list(dict.fromkeys([*self.graph.outputs, *([self.graph.loss] if self.graph.loss else [])]))
+        for index, id in enumerate(ends):
+            sink = f"out{index}"
+            dot.node(sink, label="", shape="point", width="0.05", color="#424242")
+            grad = self.ann.grads.get(id) if id == self.graph.loss else None
+            dot.edge(self.drawn_as[id], sink, **self._wire(id, grad, None))
+
+    def _legend(self) -> str:
+        """One small line under the title saying what the colours and marks mean."""
+        parts = []
+        if self.show_values:
+            parts.append(f'<FONT COLOR="{VALUE_COLOR}"><B>green</B></FONT> value, flowing forward')
+        if self.show_grads:
+            parts.append(f'<FONT COLOR="{GRAD_COLOR}"><B>red</B></FONT> gradient of the loss, flowing back')
+            parts.append("dashed: no gradient routed back")
+            parts.append("Σ∇: gradients adding up at fan-out")
+        return f'<FONT POINT-SIZE="10" COLOR="#424242">{"    ".join(parts)}</FONT>'
