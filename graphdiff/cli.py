@@ -202,9 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument(
         "--max-nodes",
         type=int,
-        default=300,
+        default=150,
         metavar="N",
-        help="collapse clusters, largest first, above this many nodes (default 300; 0: no cap)",
+        help="collapse clusters, largest first, above this many nodes (default 150; 0: no cap)",
     )
     render.set_defaults(handler=cmd_render)
 

@@ -49,7 +49,7 @@ def render(
     weight_edges: bool = False,
     clusters: bool = True,
     collapse: Iterable[str] = (),
-    max_nodes: int | None = 300,
+    max_nodes: int | None = 150,
     output: str | os.PathLike[str] | None = None,
 ) -> graphviz.Digraph:
     """Draw ``graph`` with the values and gradients of ``result`` (from ``graph.run()``).

@@ -37,6 +37,11 @@ _LEAF_STYLE = {
     "constant": {"fillcolor": "#f5f5f5", "color": "#757575", "style": "rounded,filled,dashed"},
 }
 _HIGHLIGHT = "#fff59d"
+#: A leaf wired to more drawn gates than this is drawn again beside each of them (see _edges).
+PROXY_FANOUT = 6
+#: Above this many drawn nodes, Graphviz's network-simplex passes are bounded, trading a little
+#: layout polish for a layout in seconds.
+LARGE_LAYOUT = 150
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,7 @@ class DiagramOptions:
     #: Clusters to draw as one box each (a name collapses its sub-clusters too).
     collapse: tuple[str, ...] = ()
     #: Collapse clusters, largest first, until at most this many boxes are drawn (None: no cap).
-    max_nodes: int | None = 300
+    max_nodes: int | None = 150
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,7 @@ class _Diagram:
             for id in members:
                 self.drawn_as[id] = f"c{index}"
         self.box_name = {box: f"c{index}" for index, box in enumerate(self.boxes)}
+        self.leaf_of_name = {self.name[id]: id for id in graph.leaves}
         norms = [float(np.linalg.norm(np.ravel(g))) for g in (annotations.edge_grads or {}).values()]
         self.max_edge_norm = max(norms, default=0.0)
 
@@ -181,6 +187,9 @@ class _Diagram:
         dot.attr("node", fontname="Helvetica", fontsize="12")
         dot.attr("edge", fontname="Helvetica", fontsize="10", arrowsize="0.6", color="#424242")
         dot.attr(label=self._title())
+        drawn = sum(1 for id in self.graph.order if self.drawn_as[id] == self.name[id]) + len(self.boxes)
+        if drawn > LARGE_LAYOUT:
+            dot.attr(nslimit="2", nslimit1="2", mclimit="0.5")
         clusters = self._cluster_graphs()
         for id in self.graph.order:
             if self.drawn_as[id] != self.name[id]:
@@ -244,6 +253,8 @@ class _Diagram:
             kind = graph.leaves[id].kind
             lines = [f"<B>{escape(id)}</B>", small.format(kind)]
             attrs = {"shape": "box", "style": "rounded,filled", **_LEAF_STYLE[kind]}
+            if len(self.consumers[id]) > PROXY_FANOUT:
+                lines.append(small.format(f"feeds {len(self.consumers[id])} gates"))
             if not self.consumers[id] and self.show_values and id in self.ann.values:
                 lines.append(colored(summarize(self.ann.values[id], self.options.precision), VALUE_COLOR))
         else:
@@ -303,7 +314,8 @@ class _Diagram:
     # --- wires ----------------------------------------------------------------------------------
 
     def _edges(self, dot: graphviz.Digraph) -> None:
-        between_boxes: dict[tuple[str, str], int] = {}
+        edges: list[tuple[str, str, dict[str, str]]] = []
+        between_boxes: dict[tuple[str, str], list[tuple[str, str, int]]] = {}
         for id in self.graph.order:
             node = self.graph.nodes.get(id)
             if node is None:
@@ -312,13 +324,44 @@ class _Diagram:
                 tail, head = self.drawn_as[source], self.drawn_as[id]
                 if tail == head:
                     continue  # inside a collapsed box
+                wire = (source, id, position)
                 if tail != self.name[source] or head != self.name[id]:
-                    between_boxes[(tail, head)] = between_boxes.get((tail, head), 0) + 1
+                    between_boxes.setdefault((tail, head), []).append(wire)
                     continue
-                dot.edge(tail, head, **self._wire(source, self._edge_grad(source, id, position), id))
-        for (tail, head), count in between_boxes.items():
-            label = f'<<FONT COLOR="{MUTED_COLOR}">{count} wires</FONT>>' if count > 1 else ""
-            dot.edge(tail, head, label=label, style="bold", color="#78909c")
+                edges.append((tail, head, self._wire(source, self._edge_grad(*wire), id)))
+        for (tail, head), wires in between_boxes.items():
+            if len(wires) == 1:  # one wire into or out of a collapsed box: still show what it carries
+                source, consumer, position = wires[0]
+                attrs = self._wire(source, self._edge_grad(source, consumer, position), consumer)
+            else:
+                attrs = {"label": f'<<FONT COLOR="{MUTED_COLOR}">{len(wires)} wires</FONT>>'}
+            edges.append((tail, head, {"style": "bold", "color": "#78909c", **attrs}))
+        fan_out: dict[str, int] = {}
+        for tail, _, _ in edges:
+            fan_out[tail] = fan_out.get(tail, 0) + 1
+        copies: dict[str, int] = {}
+        for tail, head, attrs in edges:
+            leaf = self.leaf_of_name.get(tail)
+            if leaf is not None and fan_out[tail] > PROXY_FANOUT:
+                # A leaf feeding many gates (a shared weight) would pull wires across the whole
+                # picture; it is drawn again beside each gate instead, as a small dashed copy.
+                copies[tail] = copies.get(tail, 0) + 1
+                copy = f"{tail}_{copies[tail]}"
+                dot.node(copy, **self._copy_attrs(leaf))
+                tail = copy
+            dot.edge(tail, head, **attrs)
+
+    def _copy_attrs(self, leaf: str) -> dict[str, str]:
+        kind = self.graph.leaves[leaf].kind
+        return {
+            **_LEAF_STYLE[kind],
+            "shape": "box",
+            "style": "rounded,filled,dashed",
+            "penwidth": "1",
+            "fontsize": "10",
+            "margin": "0.04,0.02",
+            "label": f"<{escape(leaf)}>",
+        }
 
     def _edge_grad(self, source: str, consumer: str, position: int) -> np.ndarray | None:
         if self.ann.edge_grads is not None:

@@ -131,7 +131,7 @@ def write_steps(
 def _page(title: str, captions: list[str], svgs: list[str]) -> str:
     frames = "\n".join(
         f'<figure class="frame" data-caption="{html.escape(caption, quote=True)}"'
-        f'{"" if i == 0 else " hidden"}>{_inline(svg)}</figure>'
+        f"{'' if i == 0 else ' hidden'}>{_inline(svg)}</figure>"
         for i, (caption, svg) in enumerate(zip(captions, svgs, strict=True))
     )
     return (
