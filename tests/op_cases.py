@@ -187,6 +187,10 @@ def _mean(x: np.ndarray, axis: tuple[int, ...], keepdims: bool) -> np.ndarray:
     return np.add.reduce(x, axis=axis, keepdims=keepdims) / count
 
 
+def _logsumexp(x: np.ndarray, axis: tuple[int, ...], keepdims: bool) -> np.ndarray:
+    return np.log(np.add.reduce(np.exp(x), axis=axis, keepdims=keepdims))  # unshifted: small test inputs
+
+
 def ref_softmax(attrs: Mapping[str, Any], x: np.ndarray) -> np.ndarray:
     e = np.exp(x)  # unshifted: the test inputs are small
     return e / e.sum(axis=attrs.get("axis", -1), keepdims=True)
@@ -368,6 +372,7 @@ CASES: tuple[OpCase, ...] = (
     OpCase("sum", REDUCTIONS, any_floats, _reduce(np.add.reduce)),
     OpCase("mean", REDUCTIONS, any_floats, _reduce(_mean)),
     OpCase("max", REDUCTIONS, distinct, _reduce(np.maximum.reduce)),
+    OpCase("logsumexp", REDUCTIONS, any_floats, _reduce(_logsumexp)),
     # softmax
     OpCase("softmax", SOFTMAX, any_floats, ref_softmax),
     OpCase("log_softmax", SOFTMAX, any_floats, ref_log_softmax),

@@ -224,7 +224,8 @@ class Exp(UnaryElementwise):
     symbol = "exp"
 
     def forward(self, attrs, x):
-        return np.exp(x)
+        with np.errstate(under="ignore"):  # e^-1000 is 0
+            return np.exp(x)
 
     def grad_x(self, attrs, upstream, out, x):
         return upstream * out
@@ -284,7 +285,8 @@ class Sigmoid(UnaryElementwise):
     symbol = "σ"
 
     def forward(self, attrs, x):
-        e = np.exp(-np.abs(x))
+        with np.errstate(under="ignore"):  # e^-1000 underflows to 0, which is the right answer
+            e = np.exp(-np.abs(x))
         return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
 
     def grad_x(self, attrs, upstream, out, x):

@@ -115,7 +115,8 @@ class SoftmaxCrossEntropy(ClassificationLoss):
     def vjp(self, attrs, upstream, out, values, needs):
         logits, labels = values
         logits2, labels1 = self.batch(logits, labels)
-        grad = np.exp(stable_log_softmax(logits2, axis=1))
+        with np.errstate(under="ignore"):
+            grad = np.exp(stable_log_softmax(logits2, axis=1))
         grad[np.arange(logits2.shape[0]), labels1] -= 1.0
         grad *= upstream / logits2.shape[0]
         return grad.reshape(logits.shape), None
