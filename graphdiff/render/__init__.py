@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal
 
 import graphviz
 
+from ..fileio import check_writable
 from .diagram import Annotations, DiagramOptions, Show, build_diagram, cluster_of
 from .output import FORMATS, diagram_format, render_bytes, write_diagram
 from .steps import step_frames, write_steps
@@ -51,12 +52,14 @@ def render(
     collapse: Iterable[str] = (),
     max_nodes: int | None = 150,
     output: str | os.PathLike[str] | None = None,
+    overwrite: bool = True,
 ) -> graphviz.Digraph:
     """Draw ``graph`` with the values and gradients of ``result`` (from ``graph.run()``).
 
     Without a result the graph's structure is drawn and the title says it has not run; a result from
     before backward, or from before the graph changed, is never drawn as zero gradients: the title
-    says what is missing. ``output`` (``.svg``, ``.png``, ``.pdf`` or ``.dot``) also writes a file.
+    says what is missing. ``output`` (``.svg``, ``.png``, ``.pdf`` or ``.dot``) also writes a file,
+    replacing an existing one only if ``overwrite``.
     """
     options = DiagramOptions(
         show=show,
@@ -69,10 +72,11 @@ def render(
         max_nodes=max_nodes,
     )
     if output is not None:
-        diagram_format(output)  # refuse a bad suffix before any work
+        diagram_format(output)  # refuse a bad suffix, or a file not to be replaced, before any work
+        check_writable(output, overwrite=overwrite)
     diagram = build_diagram(graph.checked, annotations_of(graph, result, show), options)
     if output is not None:
-        write_diagram(diagram, output)
+        write_diagram(diagram, output, overwrite=overwrite)
     return diagram
 
 
@@ -85,10 +89,11 @@ def render_steps(
     precision: int = 4,
     title: str | None = None,
     clusters: bool = True,
+    overwrite: bool = True,
 ) -> Path:
     """Write one SVG frame per forward and backward step of ``result`` into ``directory``, and an
     ``index.html`` that steps through them (buttons, slider, arrow keys; no network needed)."""
-    annotations = annotations_of(graph, result, "both")
+    annotations = annotations_of(graph, result, "both" if graph.checked.loss else "values")
     if annotations.notes:
         from ..errors import GraphdiffError
 
@@ -99,7 +104,7 @@ def render_steps(
     frames = step_frames(
         graph.checked, annotations.values, annotations.grads or None, annotations.edge_grads, precision
     )
-    return write_steps(graph.checked, frames, directory, options)
+    return write_steps(graph.checked, frames, directory, options, overwrite=overwrite)
 
 
 def annotations_of(graph: Graph, result: Result | None, show: Show) -> Annotations:
@@ -116,7 +121,9 @@ def annotations_of(graph: Graph, result: Result | None, show: Show) -> Annotatio
         )
     notes = []
     grads = result.grads if result.has_grads else {}
-    if wants_grads and not result.has_grads:
+    if wants_grads and checked.loss is None:
+        notes.append("the graph has no loss: there are no gradients to draw")
+    elif wants_grads and not result.has_grads:
         notes.append("backward has not run: gradients are not drawn (they are not zero)")
     elif wants_grads and checked.loss is not None:
         missing = [id for id in checked.order if checked.types[id].is_float and id not in grads]

@@ -27,7 +27,7 @@ import graphviz
 import numpy as np
 
 from ..graph import CheckedGraph
-from .labels import GRAD_COLOR, MUTED_COLOR, VALUE_COLOR, colored, escape, format_number, summarize
+from .labels import GRAD_COLOR, MUTED_COLOR, VALUE_COLOR, colored, escape, format_number, shorten, summarize
 
 Show = Literal["both", "values", "grads", "none"]
 
@@ -174,7 +174,7 @@ class _Diagram:
     # --- building -------------------------------------------------------------------------------
 
     def build(self) -> graphviz.Digraph:
-        dot = graphviz.Digraph(name=self.graph.name, engine="dot")
+        dot = graphviz.Digraph(name="graphdiff", engine="dot")  # never user text in DOT syntax
         dot.attr(
             rankdir=self.options.direction,
             fontname="Helvetica",
@@ -259,7 +259,7 @@ class _Diagram:
                 lines.append(colored(summarize(self.ann.values[id], self.options.precision), VALUE_COLOR))
         else:
             op = graph.ops[id]
-            lines = [f"<B>{escape(op.symbol or op.name)}</B>", small.format(escape(id))]
+            lines = [f"<B>{escape(op.symbol or op.name)}</B>", small.format(escape(shorten(id)))]
             attrs = {
                 "shape": "circle",
                 "style": "filled",

@@ -19,9 +19,18 @@ MUTED_COLOR = "#9e9e9e"
 FULL_ELEMENTS = 9
 
 
+_CONTROL = {code: " " for code in [*range(0x20), 0x7F]}
+
+
 def escape(text: str) -> str:
-    """User text made safe for a graphviz HTML-like label (``<``, ``>``, ``&``, quotes, newlines)."""
-    return html.escape(text, quote=True).replace("\n", " ").replace("\r", " ")
+    """User text made safe for a graphviz HTML-like label: ``<``, ``>``, ``&`` and quotes escaped,
+    control characters (newlines included) turned into spaces."""
+    return html.escape(text.translate(_CONTROL), quote=True)
+
+
+def shorten(text: str, limit: int = 24) -> str:
+    """Long ids drawn inside a gate would blow it up: keep the start and the end."""
+    return text if len(text) <= limit else f"{text[: limit // 2 - 1]}…{text[-(limit // 2 - 1):]}"
 
 
 def format_number(x: float | int, precision: int) -> str:

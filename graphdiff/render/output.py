@@ -14,7 +14,7 @@ from pathlib import Path
 import graphviz
 
 from ..errors import GraphdiffError, Problem
-from ..fileio import write_atomic
+from ..fileio import check_writable, write_atomic
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot"}
 INSTALL_HINT = (
@@ -41,13 +41,16 @@ def render_bytes(diagram: graphviz.Digraph, fmt: str) -> bytes:
     if fmt == "png":
         source.attr(dpi="144")
     try:
-        return source.pipe(format=fmt)
+        return source.pipe(format=fmt, quiet=True)  # dot's own messages would repeat ours
     except graphviz.ExecutableNotFound:
         raise GraphdiffError(INSTALL_HINT.format(fmt=f".{fmt}")) from None
     except (graphviz.CalledProcessError, subprocess.SubprocessError, OSError) as exc:
         raise GraphdiffError(f"Graphviz could not lay out the diagram: {exc}") from None
 
 
-def write_diagram(diagram: graphviz.Digraph, path: str | os.PathLike[str]) -> Path:
-    """Write ``diagram`` to ``path`` (format from the suffix), atomically."""
-    return write_atomic(path, render_bytes(diagram, diagram_format(path)))
+def write_diagram(diagram: graphviz.Digraph, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
+    """Write ``diagram`` to ``path`` (format from the suffix), atomically; an existing file is replaced
+    only if ``overwrite``."""
+    fmt = diagram_format(path)
+    check_writable(path, overwrite=overwrite)
+    return write_atomic(path, render_bytes(diagram, fmt), overwrite=overwrite)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import GraphdiffError
-from ..fileio import write_atomic
+from ..fileio import check_writable, write_atomic
 from ..graph import CheckedGraph
 from .diagram import Annotations, DiagramOptions, build_diagram
 from .labels import summarize
@@ -102,9 +102,15 @@ def step_frames(
 
 
 def write_steps(
-    graph: CheckedGraph, frames: list[Frame], directory: str | Path, options: DiagramOptions
+    graph: CheckedGraph,
+    frames: list[Frame],
+    directory: str | Path,
+    options: DiagramOptions,
+    *,
+    overwrite: bool = True,
 ) -> Path:
-    """Render every frame to SVG in ``directory`` and write ``index.html`` there; returns its path."""
+    """Render every frame to SVG in ``directory`` and write ``index.html`` there; returns its path.
+    A folder that already holds a step-through page is written over only if ``overwrite``."""
     if len(frames) > MAX_FRAMES:
         raise GraphdiffError(
             f"{len(frames)} frames are too many to step through (the limit is {MAX_FRAMES}); "
@@ -115,6 +121,7 @@ def write_steps(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise GraphdiffError(f"{folder}: cannot create the folder: {exc.strerror or exc}") from None
+    check_writable(folder / "index.html", overwrite=overwrite)
     svgs = [
         render_bytes(build_diagram(graph, frame.annotations, options), "svg").decode("utf-8")
         for frame in frames
