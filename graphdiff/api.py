@@ -197,15 +197,16 @@ class Result:
     def outputs(self) -> dict[str, np.ndarray]:
         return {id: self.value(id) for id in self.graph.outputs}
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Save values and gradients atomically: ``.json`` (small results, bit-exact floats) or ``.npz``."""
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
+        """Save values and gradients atomically: ``.json`` (small results, bit-exact floats) or ``.npz``.
+        An existing file is replaced only if ``overwrite``."""
         target = Path(path)
         if target.suffix == ".npz":
             arrays = {f"value/{id}": v for id, v in self.values.items()}
             arrays |= {f"grad/{id}": g for id, g in self.grads.items()}
             buffer = BytesIO()
             np.savez(buffer, **arrays)
-            return write_atomic(target, buffer.getvalue())
+            return write_atomic(target, buffer.getvalue(), overwrite=overwrite)
         if target.suffix == ".json":
             size = sum(v.size for v in self.values.values()) + sum(g.size for g in self.grads.values())
             if size > MAX_JSON_RESULT_ELEMENTS:
@@ -216,7 +217,9 @@ class Result:
                 "values": {id: json_array(v) for id, v in self.values.items()},
                 "grads": {id: json_array(g) for id, g in self.grads.items()},
             }
-            return write_atomic(target, json.dumps(document, indent=1, allow_nan=False) + "\n")
+            return write_atomic(
+                target, json.dumps(document, indent=1, allow_nan=False) + "\n", overwrite=overwrite
+            )
         raise GraphdiffError(f"{target}: results are saved as .json or .npz")
 
 
@@ -469,9 +472,9 @@ class Graph:
             raise GraphdiffError(f"graph {self.name!r} has not been run yet: call forward() or run() first")
         return self._last
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
         """Write the graph as a spec file (atomically). See :func:`save`."""
-        return save(self, path)
+        return save(self, path, overwrite=overwrite)
 
     def __repr__(self) -> str:
         return (
@@ -580,13 +583,14 @@ def loads(
     return Graph.from_checked(check_graph(spec, source))
 
 
-def save(graph: Graph, path: str | os.PathLike[str]) -> Path:
+def save(graph: Graph, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
     """Write ``graph`` as a spec file, atomically, with stable key order (saving twice gives identical bytes).
 
-    Array-file references are written as they are, relative to the new file's folder.
+    Array-file references are written as they are, relative to the new file's folder. An existing file
+    is replaced only if ``overwrite``.
     """
     checked = graph.checked  # never save a graph that does not check
-    return write_atomic(path, dump_spec(checked.spec))
+    return write_atomic(path, dump_spec(checked.spec), overwrite=overwrite)
 
 
 def check_gradients(

@@ -20,7 +20,7 @@ import numpy as np
 from . import __version__
 from .api import Graph, Result, check_gradients, json_array, load
 from .errors import ArrayFileError, FeedError, GraphdiffError, NonFiniteError, Problem
-from .fileio import write_atomic
+from .fileio import check_writable, write_atomic
 from .ops import REGISTRY, format_shape
 from .render import diagram_format, render, render_steps, write_diagram
 from .spec import DEFAULT_MAX_ELEMENTS, dump_spec, read_array, spec_json_schema
@@ -116,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     with_feeds(grad)
     grad.add_argument("--wrt", action="append", metavar="ID", help="only these gradients (repeatable)")
     grad.add_argument("--save", metavar="PATH", help="also save values and gradients (.json or .npz)")
+    grad.add_argument("--force", action="store_true", help="replace an existing --save file")
     grad.set_defaults(handler=cmd_grad)
 
     check = commands.add_parser(
@@ -155,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_examples("graphdiff schema > graphdiff-v1.schema.json", "graphdiff schema -o schema.json"),
     )
     schema.add_argument("--output", "-o", metavar="PATH", help="write to a file instead")
+    schema.add_argument("--force", action="store_true", help="replace an existing file")
     schema.set_defaults(handler=cmd_schema)
 
     render = commands.add_parser(
@@ -175,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     with_feeds(render)
     render.add_argument("-o", "--output", metavar="OUT", help="the diagram file (.svg, .png, .pdf, .dot)")
     render.add_argument("--steps", metavar="DIR", help="write step-through frames and index.html into DIR")
+    render.add_argument("--force", action="store_true", help="replace an existing OUT or step-through page")
     render.add_argument(
         "--show",
         choices=["both", "values", "grads", "none"],
@@ -296,8 +299,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_grad(args: argparse.Namespace) -> int:
-    if args.save and Path(args.save).suffix not in (".json", ".npz"):
-        raise GraphdiffError(Problem(args.save, None, "results are saved as .json or .npz"))
+    if args.save:
+        if Path(args.save).suffix not in (".json", ".npz"):
+            raise GraphdiffError(Problem(args.save, None, "results are saved as .json or .npz"))
+        check_writable(args.save, overwrite=args.force)
     graph = load(args.file, max_elements=args.max_elements)
     if graph.loss is None:
         raise GraphdiffError(Problem(args.file, "loss", "the graph declares no loss to differentiate"))
@@ -305,7 +310,7 @@ def cmd_grad(args: argparse.Namespace) -> int:
     result = graph.backward(wrt=args.wrt, check_finite=args.check_finite)
     print(grad_table(result))
     if args.save:
-        print(f"saved {result.save(args.save)}")
+        print(f"saved {result.save(args.save, overwrite=args.force)}")
     return EXIT_OK
 
 
@@ -329,7 +334,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_schema(args: argparse.Namespace) -> int:
     text = json.dumps(spec_json_schema(), indent=2) + "\n"
     if args.output:
-        write_atomic(args.output, text)
+        write_atomic(args.output, text, overwrite=args.force)
     else:
         sys.stdout.write(text)
     return EXIT_OK
@@ -339,7 +344,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     if not args.output and not args.steps:
         raise GraphdiffError(Problem(None, "render", "say where to draw: -o OUT and/or --steps DIR"))
     if args.output:
-        diagram_format(args.output)  # a bad suffix is refused before any work
+        diagram_format(args.output)  # a bad suffix or a file not to be replaced is refused before any work
+        check_writable(args.output, overwrite=args.force)
+    if args.steps and Path(args.steps).is_dir():
+        check_writable(Path(args.steps) / "index.html", overwrite=args.force)
     if args.precision < 1 or args.max_nodes < 0:
         raise GraphdiffError(
             Problem(None, "render", "--precision must be at least 1, --max-nodes at least 0")
@@ -363,6 +371,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             collapse=args.collapse,
             max_nodes=args.max_nodes or None,
             output=args.output,
+            overwrite=args.force,
         )
         print(f"wrote {args.output}")
     if args.steps:
@@ -374,6 +383,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             precision=args.precision,
             title=args.title,
             clusters=not args.no_clusters,
+            overwrite=args.force,
         )
         print(f"wrote {index} (open it in a browser; arrow keys step)")
     return EXIT_OK

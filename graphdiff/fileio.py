@@ -1,27 +1,54 @@
 """The one place graphdiff writes files: atomically, so a crash never leaves a half-written file.
 
-Data is written to a temporary file in the destination folder, flushed and fsynced, then moved over the
-destination with :func:`os.replace` (atomic on POSIX and Windows). On any failure the temporary file is
-removed and the destination is untouched.
+Data is written to a temporary file in the destination folder, flushed and fsynced, then moved into place:
+with :func:`os.replace` when replacing is allowed (atomic on POSIX and Windows), or with :func:`os.link`,
+which fails rather than replace a file that appeared meanwhile, when it is not. On any failure the
+temporary file is removed and the destination is untouched. A destination that is a symbolic link is
+refused: graphdiff writes files, never through links.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
-from .errors import GraphdiffError
+from .errors import GraphdiffError, Problem
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
-    """Write ``data`` to ``path`` atomically and return the path."""
+def check_writable(path: str | os.PathLike[str], *, overwrite: bool) -> Path:
+    """Refuse, before any work is done, a destination graphdiff would not write (see :func:`write_atomic`)."""
     target = Path(path)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
     folder = target.parent if str(target.parent) else Path(".")
+    try:
+        info = os.lstat(target)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise GraphdiffError(Problem(str(target), None, f"cannot write: {exc.strerror or exc}")) from None
+    if info is not None:
+        if stat.S_ISLNK(info.st_mode):
+            raise GraphdiffError(
+                Problem(str(target), None, "is a symbolic link; refusing to write through it")
+            )
+        if not stat.S_ISREG(info.st_mode):
+            raise GraphdiffError(Problem(str(target), None, "exists and is not a regular file"))
+        if not overwrite:
+            raise GraphdiffError(Problem(str(target), None, "already exists; use --force to replace it"))
     if not folder.is_dir():
-        raise GraphdiffError(f"{target}: cannot write: folder {folder} does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        raise GraphdiffError(Problem(str(target), None, f"cannot write: folder {folder} does not exist"))
+    return target
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, overwrite: bool = True) -> Path:
+    """Write ``data`` to ``path`` atomically and return the path.
+
+    An existing file is replaced only when ``overwrite`` is true; a symbolic link is never written through.
+    """
+    target = check_writable(path, overwrite=overwrite)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         # mkstemp creates the file 0600; give it the permissions an ordinary open() would.
         os.fchmod(fd, 0o666 & ~_current_umask())
@@ -29,14 +56,22 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
             tmp.write(payload)
             tmp.flush()
             os.fsync(tmp.fileno())
-        os.replace(tmp_name, target)
+        if overwrite:
+            os.replace(tmp_name, target)
+        else:
+            os.link(tmp_name, target)  # fails if the file appeared since the check
+            os.unlink(tmp_name)
     except BaseException as exc:
         try:
             os.unlink(tmp_name)
         except FileNotFoundError:
             pass
+        if isinstance(exc, FileExistsError):
+            raise GraphdiffError(
+                Problem(str(target), None, "already exists; use --force to replace it")
+            ) from None
         if isinstance(exc, OSError):
-            raise GraphdiffError(f"{target}: cannot write: {exc.strerror or exc}") from None
+            raise GraphdiffError(Problem(str(target), None, f"cannot write: {exc.strerror or exc}")) from None
         raise
     return target
 

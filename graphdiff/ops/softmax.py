@@ -79,17 +79,26 @@ class LogSumExp(Reduction):
     name = "logsumexp"
     symbol = "log Σ exp"
 
+    def _shifted_exp(self, attrs, x):
+        """e^(x - max) over the reduced axes, and the shift (0 where a slice is all -inf: -inf - -inf
+        would be nan)."""
+        top = np.max(x, axis=self.axes(attrs, x.ndim), keepdims=True)
+        shift = np.where(np.isfinite(top), top, 0.0)
+        with np.errstate(under="ignore"):
+            return np.exp(x - shift), shift
+
     def forward(self, attrs, x):
         axes = self.axes(attrs, x.ndim)
-        top = np.max(x, axis=axes, keepdims=True)
-        shift = np.where(np.isfinite(top), top, 0.0)  # -inf - -inf would be nan
-        with np.errstate(under="ignore", divide="ignore"):
-            kept = np.log(np.sum(np.exp(x - shift), axis=axes, keepdims=True)) + shift
+        exps, shift = self._shifted_exp(attrs, x)
+        with np.errstate(divide="ignore"):  # log 0 = -inf for an all -inf slice
+            kept = np.log(np.sum(exps, axis=axes, keepdims=True)) + shift
         return kept if attrs.keepdims else np.squeeze(kept, axis=axes)
 
     def vjp(self, attrs, upstream, out, values, needs):
+        # softmax weights from the shifted exponentials, not e^(x - out): at x ~ 1e15, out = x + log 2
+        # is rounded to the float spacing and e^(x - out) would be far from 1/2.
         (x,) = values
-        kept = self._keep_dims(attrs, out, x.ndim)
-        with np.errstate(under="ignore", invalid="ignore"):
-            weights = np.where(np.isfinite(kept), np.exp(x - kept), 0.0)
+        exps, _ = self._shifted_exp(attrs, x)
+        total = np.sum(exps, axis=self.axes(attrs, x.ndim), keepdims=True)
+        weights = np.divide(exps, total, out=np.zeros_like(exps), where=total > 0)
         return (self._keep_dims(attrs, upstream, x.ndim) * weights,)

@@ -77,9 +77,9 @@ def dump_spec(spec: GraphSpec) -> str:
     return _format(data, 0) + "\n"
 
 
-def write_spec(spec: GraphSpec, path: str | os.PathLike[str]) -> Path:
-    """Save the spec atomically to ``path``."""
-    return write_atomic(path, dump_spec(spec))
+def write_spec(spec: GraphSpec, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
+    """Save the spec atomically to ``path`` (replacing an existing file only if ``overwrite``)."""
+    return write_atomic(path, dump_spec(spec), overwrite=overwrite)
 
 
 def _format(value: Any, level: int) -> str:
