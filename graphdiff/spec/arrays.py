@@ -27,6 +27,9 @@ from ..ops import bind_symbols, format_shape
 #: Default cap on the number of elements of one array read from a file (800 MB of float64).
 DEFAULT_MAX_ELEMENTS = 100_000_000
 _MAX_HEADER_BYTES = 10_000
+#: A .npz member may expand at most this many times over its compressed size, past a small floor.
+_BOMB_RATIO = 1_000
+_BOMB_FLOOR = 1 << 20
 
 
 def resolve_inside(folder: Path, relative: str) -> Path:
@@ -49,9 +52,29 @@ def resolve_inside(folder: Path, relative: str) -> Path:
             raise ArrayFileError(f"{relative}: cannot read: {exc.strerror}") from None
         if stat.S_ISLNK(info.st_mode):
             raise ArrayFileError(f"{relative}: symbolic links are not followed")
-    if not stat.S_ISREG(info.st_mode):
-        raise ArrayFileError(f"{relative}: not a regular file")
+    _check_regular(relative, info)
     return path
+
+
+def _check_regular(label: str, info: os.stat_result) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        raise ArrayFileError(f"{label}: not a regular file")
+    if info.st_nlink > 1:
+        # A hard link can make a file from anywhere on the disk look as if it lived beside the spec.
+        raise ArrayFileError(f"{label}: has {info.st_nlink} hard links; only files with one name are read")
+
+
+def _open_regular(path: Path, label: str) -> BinaryIO:
+    """Open ``path`` for reading without following a link or blocking on a FIFO that replaced it since
+    it was checked, and check again on the open file."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)
+    try:
+        _check_regular(label, os.fstat(fd))
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
 
 
 def read_array(
@@ -73,17 +96,22 @@ def read_array(
         if suffix == ".npy":
             if key is not None:
                 raise ArrayFileError(f"{label}: a .npy file holds one array; remove the key {key!r}")
-            with open(path, "rb") as stream:
+            with _open_regular(path, label) as stream:
                 return _read_npy(stream, os.fstat(stream.fileno()).st_size, label, dtype, shape, max_elements)
         if suffix == ".npz":
             if key is None:
                 raise ArrayFileError(f'{label}: a .npz file holds several arrays; name one with "key"')
-            with zipfile.ZipFile(path) as archive:
+            with _open_regular(path, label) as raw, zipfile.ZipFile(raw) as archive:
                 try:
                     info = archive.getinfo(f"{key}.npy")
                 except KeyError:
                     names = ", ".join(n.removesuffix(".npy") for n in archive.namelist()[:20])
                     raise ArrayFileError(f"{label}: no array {key!r} in the file (it has: {names})") from None
+                if info.file_size > _BOMB_FLOOR and info.file_size > _BOMB_RATIO * max(info.compress_size, 1):
+                    raise ArrayFileError(
+                        f"{label}[{key}]: {info.compress_size} compressed bytes claim to expand to "
+                        f"{info.file_size}; refusing a possible compression bomb"
+                    )
                 with archive.open(info) as stream:
                     return _read_npy(stream, info.file_size, f"{label}[{key}]", dtype, shape, max_elements)
         raise ArrayFileError(f"{label}: array files must end in .npy or .npz")
@@ -129,6 +157,10 @@ def _read_npy(
     if len(data) != data_bytes:
         raise ArrayFileError(f"{label}: the file is truncated")
     array = np.frombuffer(data, dtype=file_dtype).reshape(file_shape, order="F" if fortran_order else "C")
+    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+        where = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+        bad = array[where] if where else array.item()
+        raise ArrayFileError(f"{label}: holds {bad} at index {list(where)}; array values must be finite")
     return array.astype(dtype, order="C")
 
 
