@@ -10,8 +10,10 @@ after this step re-validates; the executor compiles the checked graph into a pla
 from __future__ import annotations
 
 import difflib
+import functools
 import json
-from collections.abc import Iterator, Mapping
+import math
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,7 +108,7 @@ class _Checker:
         self.nodes: dict[str, NodeSpec] = {}
         self.ops: dict[str, Op] = {}
         self.attrs: dict[str, Attrs] = {}
-        self.leaf_values: dict[str, np.ndarray | None] = {}
+        self.leaf_values = LeafValues()
         self.leaf_types: dict[str, TensorType] = {}
 
     def report(self, place: str | None, message: str) -> None:
@@ -233,7 +235,8 @@ class _Checker:
             for problem in exc.problems:
                 self.report(place, problem.message)
             return
-        self.leaf_values[leaf.id] = value
+        if value is not None or leaf.id not in self.leaf_values:
+            self.leaf_values[leaf.id] = value
         declared = leaf.shape
         if declared is None:
             assert value is not None  # the model requires a shape otherwise
@@ -253,7 +256,10 @@ class _Checker:
         if isinstance(value, ArrayFile):
             return self.file_value(leaf, value)
         if isinstance(value, ZerosInit | OnesInit | NormalInit | UniformInit):
-            return initial_value(leaf, value)
+            check_initializer(leaf, value, self.max_elements)
+            # Run when the value is first needed: checking a spec allocates nothing for initializers.
+            self.leaf_values.defer(leaf.id, functools.partial(initial_value, leaf, value))
+            return None
         return literal_value(value, leaf.dtype)
 
     def file_value(self, leaf: LeafSpec, ref: ArrayFile) -> np.ndarray:
@@ -375,6 +381,52 @@ def literal_value(value: Any, dtype: str) -> np.ndarray:
             raise SpecError("value: an int64 leaf's values must be integers")
         return array.astype(np.int64)
     return array.astype(dtype)
+
+
+class LeafValues(Mapping[str, "np.ndarray | None"]):
+    """Leaf values by id. Initializers are deferred: each runs on first access and is kept."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, np.ndarray | None] = {}
+        self._deferred: dict[str, Callable[[], np.ndarray]] = {}
+
+    def __setitem__(self, id: str, value: np.ndarray | None) -> None:
+        self._values[id] = value
+
+    def defer(self, id: str, make: Callable[[], np.ndarray]) -> None:
+        self._deferred[id] = make
+
+    def __getitem__(self, id: str) -> np.ndarray | None:
+        if id in self._deferred:
+            self._values[id] = self._deferred.pop(id)()
+        return self._values[id]
+
+    def __contains__(self, id: object) -> bool:  # without running a deferred initializer
+        return id in self._values or id in self._deferred
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**self._values, **dict.fromkeys(self._deferred)})
+
+    def __len__(self) -> int:
+        return len(self._values.keys() | self._deferred.keys())
+
+
+def check_initializer(
+    leaf: LeafSpec, init: ZerosInit | OnesInit | NormalInit | UniformInit, max_elements: int
+) -> None:
+    """Everything that could make an initializer fail, checked without running it."""
+    if leaf.shape is None or not all(isinstance(d, int) for d in leaf.shape):
+        raise SpecError(f"value.init: an initializer needs a shape of integers, not {leaf.shape}")
+    size = math.prod(leaf.shape)
+    if size > max_elements:
+        raise SpecError(
+            f"value.init: shape {format_shape(leaf.shape)} has {size} elements, more than the "
+            f"limit of {max_elements}"
+        )
+    if leaf.dtype == "int64" and not isinstance(init, ZerosInit | OnesInit):
+        raise SpecError(f"value.init: {init.init} initializes float leaves only")
+    if isinstance(init, UniformInit) and not math.isfinite(init.high - init.low):
+        raise SpecError("value.init: high - low is out of the float64 range")
 
 
 def initial_value(leaf: LeafSpec, init: ZerosInit | OnesInit | NormalInit | UniformInit) -> np.ndarray:

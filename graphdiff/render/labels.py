@@ -30,7 +30,7 @@ def escape(text: str) -> str:
 
 def shorten(text: str, limit: int = 24) -> str:
     """Long ids drawn inside a gate would blow it up: keep the start and the end."""
-    return text if len(text) <= limit else f"{text[: limit // 2 - 1]}…{text[-(limit // 2 - 1):]}"
+    return text if len(text) <= limit else f"{text[: limit // 2 - 1]}…{text[-(limit // 2 - 1) :]}"
 
 
 def format_number(x: float | int, precision: int) -> str:

@@ -14,7 +14,9 @@ from __future__ import annotations
 import math
 import os
 import stat
+import tokenize
 import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import BinaryIO
@@ -38,9 +40,13 @@ def resolve_inside(folder: Path, relative: str) -> Path:
         raise ArrayFileError(
             f"{relative}: array paths must be relative to the spec's folder (use / as separator)"
         )
+    if "\x00" in relative:
+        raise ArrayFileError("array paths may not contain NUL characters")
     parts = PurePosixPath(relative).parts
     if any(part == ".." for part in parts):
         raise ArrayFileError(f"{relative}: array paths may not contain '..'")
+    if not parts:
+        raise ArrayFileError(f"{relative}: names the spec's folder, not a file")
     path = folder
     for part in parts:
         path = path / part
@@ -107,6 +113,12 @@ def read_array(
                 except KeyError:
                     names = ", ".join(n.removesuffix(".npy") for n in archive.namelist()[:20])
                     raise ArrayFileError(f"{label}: no array {key!r} in the file (it has: {names})") from None
+                if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                    # numpy writes stored or deflated members; other codecs (LZMA) size their buffers
+                    # from the member's own header, so a tiny file could claim gigabytes.
+                    raise ArrayFileError(
+                        f"{label}[{key}]: compression method {info.compress_type} is not read"
+                    )
                 if info.file_size > _BOMB_FLOOR and info.file_size > _BOMB_RATIO * max(info.compress_size, 1):
                     raise ArrayFileError(
                         f"{label}[{key}]: {info.compress_size} compressed bytes claim to expand to "
@@ -117,7 +129,18 @@ def read_array(
         raise ArrayFileError(f"{label}: array files must end in .npy or .npz")
     except ArrayFileError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError) as exc:
+    except (
+        OSError,
+        ValueError,
+        EOFError,
+        SyntaxError,  # numpy parses the header's dict with Python's tokenizer
+        tokenize.TokenError,
+        zlib.error,
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        RuntimeError,
+        NotImplementedError,
+    ) as exc:
         raise ArrayFileError(f"{label}: not a readable array file ({exc})") from None
 
 

@@ -119,7 +119,7 @@ class ArrayFile(SpecModel):
     The path is relative to the spec's folder and must stay inside it.
     """
 
-    file: str = Field(min_length=1, max_length=1024)
+    file: str = Field(min_length=1, max_length=1024, pattern=r"^[^\x00-\x1f\x7f]+$")
     key: str | None = Field(default=None, min_length=1, description="The array's name inside a .npz file.")
 
 
@@ -161,6 +161,7 @@ class LeafSpec(SpecModel):
     dtype: DType = "float64"
     shape: list[Dim] | None = Field(
         default=None,
+        max_length=64,
         description="Dimensions (ints, or symbols such as N for inputs). May be left out when the value is "
         "a literal, whose shape it then is.",
     )
