@@ -64,11 +64,34 @@ def parse_spec(
     if not isinstance(tree, dict):
         raise SpecError(Problem(label, None, f"a spec is a JSON object, not {_json_type(tree)}"))
     tree = migrate(tree, label)
+    deep = list(_deep_literals(tree, label))
+    if deep:
+        raise SpecError(*deep)
     try:
         spec = GraphSpec.model_validate(tree)
     except ValidationError as exc:
         raise SpecError(*validation_problems(exc, tree, label)) from None
     return spec, SpecSource(label, folder, tree)
+
+
+#: numpy's limit on dimensions; a literal nested deeper cannot be a tensor.
+MAX_LITERAL_DEPTH = 64
+
+
+def _deep_literals(tree: dict[str, Any], label: str | None):
+    """Leaf values nested deeper than any tensor, found before pydantic (whose errors for them would
+    repeat at every level of the nesting)."""
+    leaves = tree.get("leaves")
+    for index, leaf in enumerate(leaves if isinstance(leaves, list) else []):
+        value = leaf.get("value") if isinstance(leaf, dict) else None
+        stack = [(value, 1)] if isinstance(value, list) else []
+        while stack:
+            items, depth = stack.pop()
+            if depth > MAX_LITERAL_DEPTH:
+                place, _ = describe_place(tree, ("leaves", index))
+                yield Problem(label, place, f"value: lists nested more than {MAX_LITERAL_DEPTH} deep")
+                break
+            stack.extend((item, depth + 1) for item in items if isinstance(item, list))
 
 
 def dump_spec(spec: GraphSpec) -> str:
