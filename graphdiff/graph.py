@@ -39,6 +39,8 @@ from .spec import (
 )
 from .spec.strict_json import format_path
 
+#: How many undefined references get a "did you mean" suggestion (each costs a pass over every id).
+MAX_GUESSES = 20
 #: numpy's limit on the number of dimensions of an array.
 MAX_LITERAL_DIMENSIONS = 64
 
@@ -168,17 +170,21 @@ class _Checker:
 
     def check_references(self) -> None:
         known = self.places
+        guesses = 0
         for node in self.spec.nodes:
             if self.nodes.get(node.id) is not node:
                 continue
             for name in node.inputs:
                 if name not in known:
-                    self.report(
-                        self.places[node.id], f"input {_quote(name)} is not defined{_guess(name, known)}"
-                    )
+                    # Each guess compares the name with every id; a few are helpful, thousands quadratic.
+                    guesses += 1
+                    hint = _guess(name, known) if guesses <= MAX_GUESSES else ""
+                    self.report(self.places[node.id], f"input {_quote(name)} is not defined{hint}")
         for index, name in enumerate(self.spec.outputs):
             if name not in known:
-                self.report(f"outputs[{index}]", f"{_quote(name)} is not defined{_guess(name, known)}")
+                guesses += 1
+                hint = _guess(name, known) if guesses <= MAX_GUESSES else ""
+                self.report(f"outputs[{index}]", f"{_quote(name)} is not defined{hint}")
         if self.spec.loss is not None and self.spec.loss not in known:
             self.report("loss", f"{_quote(self.spec.loss)} is not defined{_guess(self.spec.loss, known)}")
 
