@@ -217,27 +217,7 @@ class KnownBug:
     blowup: Callable[[Outcome, Evidence], bool] | None = None
 
 
-def dangling_work(spec_bytes: bytes | None) -> int:
-    """References to undefined ids times defined ids: the work of guessing a near id for each (0 if the
-    spec does not parse)."""
-    try:
-        tree = json.loads((spec_bytes or b"").decode("utf-8-sig"))
-    except (ValueError, RecursionError):
-        return 0
-    if not isinstance(tree, dict):
-        return 0
-    items = [i for key in ("leaves", "nodes") if isinstance(tree.get(key), list) for i in tree[key]]
-    ids = {i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), str)}
-    references = [
-        n for i in items if isinstance(i, dict) and isinstance(i.get("inputs"), list) for n in i["inputs"]
-    ]
-    references += tree["outputs"] if isinstance(tree.get("outputs"), list) else []
-    references.append(tree.get("loss"))
-    dangling = [n for n in references if isinstance(n, str) and n not in ids]
-    return len(dangling) * len(ids)
-
-
-#: Open bugs (the ones fixed so far are the regressions at the end).
+#: Open bugs (none at the moment: the ones found so far are fixed, see the regressions at the end).
 KNOWN_BUGS: tuple[KnownBug, ...] = ()
 
 
@@ -1665,7 +1645,9 @@ def test_many_undefined_inputs_are_reported_in_linear_time():
     )
 
 
-def test_bug_many_undefined_outputs_take_quadratic_time():
+def test_many_undefined_outputs_are_reported_in_linear_time():
+    """600 leaves and 600 undefined outputs (33 KB) once took 4.3 s traced (800: 2.1 s untraced): the
+    same guesses for outputs (fixed by the same cap)."""
     leaves = [{"id": f"n{i}", "kind": "input", "value": 0.0} for i in range(600)]
     spec = {
         "format_version": 1,
