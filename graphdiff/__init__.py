@@ -5,7 +5,7 @@ forward pass with cached intermediates, and backpropagates to the gradient of th
 every leaf and node.
 """
 
-from . import functions
+from . import functions, optimize
 from .api import Graph, Result, Tensor, check_gradients, load, loads, save
 from .errors import (
     ArrayFileError,
@@ -81,6 +81,7 @@ __all__ = [
     "div",
     "exp",
     "functions",
+    "optimize",
     "l1_regularization",
     "l2_regularization",
     "load",

@@ -58,7 +58,21 @@ def call(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def test_the_parser_has_the_documented_commands():
-    assert command_names() == ["check", "demo", "grad", "ops", "render", "run", "schema", "validate"]
+    assert command_names() == [
+        "check",
+        "compare",
+        "demo",
+        "grad",
+        "landscape",
+        "ops",
+        "render",
+        "run",
+        "schema",
+        "search",
+        "sweep",
+        "train",
+        "validate",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import lab_feeds
 
 import graphdiff as gd
 from graphdiff.examples import cs231n_circuit
@@ -29,6 +30,11 @@ EXAMPLE_NAMES = [
     "softmax_classifier",
 ]
 EXAMPLE_FILES = [EXAMPLES / f"{name}.json" for name in EXAMPLE_NAMES]
+#: The optimization lab's examples: their inputs come from a dataset (tests/test_optimize.py trains them).
+LAB_EXAMPLE_NAMES = ["spiral_two_layer", "digits_svm", "digits_softmax"]
+LAB_EXAMPLE_FILES = [EXAMPLES / f"{name}.json" for name in LAB_EXAMPLE_NAMES]
+ALL_NAMES = EXAMPLE_NAMES + LAB_EXAMPLE_NAMES
+ALL_FILES = EXAMPLE_FILES + LAB_EXAMPLE_FILES
 
 REL = 1e-12
 
@@ -66,10 +72,10 @@ def graphdiff_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_examples_folder_holds_exactly_the_documented_examples():
-    assert sorted(p.name for p in EXAMPLES.glob("*.json")) == sorted(p.name for p in EXAMPLE_FILES)
+    assert sorted(p.name for p in EXAMPLES.glob("*.json")) == sorted(p.name for p in ALL_FILES)
 
 
-@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=EXAMPLE_NAMES)
+@pytest.mark.parametrize("path", ALL_FILES, ids=ALL_NAMES)
 def test_example_header(path):
     tree = json.loads(path.read_text(encoding="utf-8"))
     assert tree["$schema"] == SCHEMA
@@ -91,7 +97,7 @@ def test_example_loads_without_warnings_and_runs(path):
         assert np.all(np.isfinite(result.value(output)))
 
 
-@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=EXAMPLE_NAMES)
+@pytest.mark.parametrize("path", ALL_FILES, ids=ALL_NAMES)
 def test_example_validates_on_the_command_line(path):
     done = graphdiff_cli("validate", str(path.relative_to(ROOT)))
     assert done.returncode == 0, done.stderr
@@ -109,11 +115,37 @@ def test_example_passes_the_gradient_check(path):
     assert checked == float_leaves
 
 
-@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=EXAMPLE_NAMES)
+@pytest.mark.parametrize("path", ALL_FILES, ids=ALL_NAMES)
 def test_example_matches_the_json_schema(path):
     jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads((path.parent / SCHEMA).read_text(encoding="utf-8"))
     jsonschema.validate(json.loads(path.read_text(encoding="utf-8")), schema)
+
+
+@pytest.mark.parametrize("name", LAB_EXAMPLE_NAMES)
+def test_lab_example_runs_on_its_data_and_passes_the_gradient_check(name):
+    graph = load(name)
+    assert graph.warnings == ()
+    types = graph.checked.types
+    assert [graph.checked.kind(i) for i in ("X", "y")] == ["input", "input"]
+    assert types["X"].shape[0] == "N" and types["y"].shape == ("N",)  # minibatches cut along N
+    feeds = lab_feeds(name)
+    result = graph.run(feeds)
+    assert math.isfinite(result.loss)
+    if "hidden_in" in graph:  # h below the distance to the nearest ReLU kink, so no difference straddles one
+        assert np.abs(result.value("hidden_in")).min() > 10 * 1e-6
+        report = gd.check_gradients(graph, feeds, h=1e-6, tolerance=1e-5)
+    else:
+        report = gd.check_gradients(graph, feeds)
+    assert report.passed, report.table()
+    assert {row.id for row in report.rows} >= set(graph.checked.ids_of_kind("parameter"))
+
+
+@pytest.mark.parametrize(("name", "first_loss"), [("digits_svm", 9.0), ("digits_softmax", math.log(10))])
+def test_digits_examples_start_where_their_descriptions_say(name, first_loss):
+    """W = 0.001 randn makes every score about 0: 9 margins of about 1, or ten equally likely classes."""
+    result = load(name).run(lab_feeds(name))
+    assert result.loss == pytest.approx(first_loss, abs=0.05)
 
 
 # --- the circuit f = (x + y) z ------------------------------------------------------------------

@@ -32,6 +32,19 @@ _MAX_HEADER_BYTES = 10_000
 #: A .npz member may expand at most this many times over its compressed size, past a small floor.
 _BOMB_RATIO = 1_000
 _BOMB_FLOOR = 1 << 20
+#: What numpy and zipfile raise on a malformed file (numpy parses the header's dict with Python's tokenizer).
+_READ_ERRORS = (
+    OSError,
+    ValueError,
+    EOFError,
+    SyntaxError,
+    tokenize.TokenError,
+    zlib.error,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    RuntimeError,
+    NotImplementedError,
+)
 
 
 def resolve_inside(folder: Path, relative: str) -> Path:
@@ -88,14 +101,15 @@ def read_array(
     key: str | None,
     *,
     label: str,
-    dtype: str,
+    dtype: str | None,
     shape: Sequence[int | str] | None = None,
     max_elements: int = DEFAULT_MAX_ELEMENTS,
 ) -> np.ndarray:
     """Read one array from a ``.npy`` file (``key`` None) or a ``.npz`` file (``key`` names the array).
 
-    ``label`` names the file in messages. The array must be castable to ``dtype`` without loss; ``shape``
-    (ints, or symbols that must be consistent within this array) is checked against the header.
+    ``label`` names the file in messages. The array must be castable to ``dtype`` without loss (``None``:
+    floats are read as float64, integers and booleans as int64); ``shape`` (ints, or symbols that must be
+    consistent within this array) is checked against the header.
     """
     suffix = path.suffix.lower()
     try:
@@ -129,26 +143,29 @@ def read_array(
         raise ArrayFileError(f"{label}: array files must end in .npy or .npz")
     except ArrayFileError:
         raise
-    except (
-        OSError,
-        ValueError,
-        EOFError,
-        SyntaxError,  # numpy parses the header's dict with Python's tokenizer
-        tokenize.TokenError,
-        zlib.error,
-        zipfile.BadZipFile,
-        zipfile.LargeZipFile,
-        RuntimeError,
-        NotImplementedError,
-    ) as exc:
+    except _READ_ERRORS as exc:
         raise ArrayFileError(f"{label}: not a readable array file ({exc})") from None
+
+
+def npz_keys(path: Path, *, label: str) -> list[str]:
+    """The names of the arrays in a ``.npz`` file, in the file's order."""
+    if path.suffix.lower() != ".npz":
+        raise ArrayFileError(f"{label}: expected an .npz file of named arrays")
+    try:
+        with _open_regular(path, label) as raw, zipfile.ZipFile(raw) as archive:
+            names = archive.namelist()
+    except ArrayFileError:
+        raise
+    except _READ_ERRORS as exc:
+        raise ArrayFileError(f"{label}: not a readable array file ({exc})") from None
+    return [name.removesuffix(".npy") for name in names if name.endswith(".npy")]
 
 
 def _read_npy(
     stream: BinaryIO,
     size: int,
     label: str,
-    dtype: str,
+    dtype: str | None,
     shape: Sequence[int | str] | None,
     max_elements: int,
 ) -> np.ndarray:
@@ -162,6 +179,8 @@ def _read_npy(
     file_shape, fortran_order, file_dtype = header
     if file_dtype.hasobject or file_dtype.fields is not None or file_dtype.kind not in "biuf":
         raise ArrayFileError(f"{label}: dtype {file_dtype} is not a plain numeric type")
+    if dtype is None:
+        dtype = "float64" if file_dtype.kind == "f" else "int64"
     if not np.can_cast(file_dtype, dtype, casting="safe"):
         raise ArrayFileError(f"{label}: dtype {file_dtype} cannot be read as {dtype} without loss")
     if shape is not None:

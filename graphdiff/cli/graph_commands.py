@@ -1,8 +1,4 @@
-"""The ``graphdiff`` command line: a thin layer over the Python API.
-
-Errors go to stderr as one line per problem, ``file: place: message``, never a traceback. Exit codes:
-0 ok, 1 a check failed (gradient check, non-finite value), 2 invalid input or usage.
-"""
+"""The commands on graph spec files: validate, run, grad, check, schema, render, ops, demo."""
 
 from __future__ import annotations
 
@@ -17,43 +13,25 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .api import Graph, Result, check_gradients, json_array, load
-from .errors import ArrayFileError, FeedError, GraphdiffError, NonFiniteError, Problem
-from .fileio import check_writable, write_atomic
-from .ops import REGISTRY, format_shape
-from .render import diagram_format, render, render_steps, write_diagram
-from .spec import DEFAULT_MAX_ELEMENTS, dump_spec, read_array, spec_json_schema
-from .spec.strict_json import parse_json
-
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_INVALID = 0, 1, 2
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, with examples kept verbatim in --help."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
-        super().__init__(*args, **kwargs)
+from ..api import Graph, Result, check_gradients, json_array, load
+from ..errors import ArrayFileError, FeedError, GraphdiffError, Problem
+from ..fileio import check_writable, write_atomic
+from ..ops import REGISTRY, format_shape
+from ..render import diagram_format, render, render_steps, write_diagram
+from ..spec import dump_spec, read_array, spec_json_schema
+from ..spec.strict_json import parse_json
+from .common import (
+    EXIT_CHECK_FAILED,
+    EXIT_INVALID,
+    EXIT_OK,
+    add_max_elements_option,
+    examples,
+    print_problems,
+)
 
 
-def _examples(*lines: str) -> str:
-    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="graphdiff",
-        description="Graph-based automatic differentiation: check, run and differentiate graph spec files.",
-        epilog=_examples(
-            "graphdiff demo",
-            "graphdiff validate examples/*.json",
-            "graphdiff grad examples/cs231n_circuit.json",
-        ),
-    )
-    parser.add_argument("--version", action="version", version=f"graphdiff {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    commands.required = True
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Add the graph commands to the ``graphdiff`` parser."""
 
     def with_feeds(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("file", metavar="FILE", help="a graph spec (.json)")
@@ -71,20 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
             action="store_true",
             help="stop at the first nan or inf, naming the node (exit code 1)",
         )
-        sub.add_argument(
-            "--max-elements",
-            type=int,
-            default=DEFAULT_MAX_ELEMENTS,
-            metavar="N",
-            help=f"largest array read from a file (default {DEFAULT_MAX_ELEMENTS})",
-        )
+        add_max_elements_option(sub)
 
     validate = commands.add_parser(
         "validate",
         help="check spec files and report every problem",
         description="Check spec files (JSON, references, cycles, ops, attributes, shapes) and report every "
         "problem with its place. Exit code 2 if any file is invalid.",
-        epilog=_examples("graphdiff validate examples/*.json"),
+        epilog=examples("graphdiff validate examples/*.json"),
     )
     validate.add_argument("files", nargs="+", metavar="FILE")
     validate.add_argument("--quiet", "-q", action="store_true", help="print problems only")
@@ -94,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="run the forward pass and print the outputs",
         description="Run the forward pass and print the graph's outputs (its loss if it declares none).",
-        epilog=_examples(
+        epilog=examples(
             "graphdiff run examples/cs231n_circuit.json",
             "graphdiff run examples/cs231n_circuit.json --feed x=1 --feed z=2 --json",
         ),
@@ -108,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print every node's value and gradient",
         description="Run forward and backward and print a table of every leaf's and node's value and the "
         "gradient of the loss with respect to it.",
-        epilog=_examples(
+        epilog=examples(
             "graphdiff grad examples/cs231n_circuit.json",
             "graphdiff grad examples/softmax_classifier.json --save results.npz",
         ),
@@ -124,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="compare analytic gradients with numerical ones",
         description="Gradient check: compare backward's gradients with centered differences "
         "[f(x+h) - f(x-h)] / 2h for every float leaf. Exit code 1 if any leaf fails.",
-        epilog=_examples(
+        epilog=examples(
             "graphdiff check examples/two_layer_sigmoid.json",
             "graphdiff check examples/softmax_classifier.json --directions 5",
         ),
@@ -153,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         "schema",
         help="print the JSON Schema of the spec format",
         description="Print the JSON Schema of the graphdiff spec format (generated from its models).",
-        epilog=_examples("graphdiff schema > graphdiff-v1.schema.json", "graphdiff schema -o schema.json"),
+        epilog=examples("graphdiff schema > graphdiff-v1.schema.json", "graphdiff schema -o schema.json"),
     )
     schema.add_argument("--output", "-o", metavar="PATH", help="write to a file instead")
     schema.add_argument("--force", action="store_true", help="replace an existing file")
@@ -166,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         "gates, wires with the value flowing forward (green) and the gradient flowing back (red). "
         "OUT ends in .svg, .png, .pdf (these need Graphviz's dot) or .dot. --steps DIR writes one frame "
         "per forward and backward step and an index.html that steps through them.",
-        epilog=_examples(
+        epilog=examples(
             "graphdiff render examples/cs231n_circuit.json -o circuit.svg",
             "graphdiff render examples/two_layer_sigmoid.json -o net.png --direction TB --precision 3",
             "graphdiff render examples/softmax_classifier.json -o structure.pdf --show none",
@@ -215,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ops",
         help="list the ops a spec may use",
         description="List every registered op: its inputs, its attributes with defaults, and its math.",
-        epilog=_examples("graphdiff ops", "graphdiff ops multiclass_hinge"),
+        epilog=examples("graphdiff ops", "graphdiff ops multiclass_hinge"),
     )
     ops.add_argument("names", nargs="*", metavar="OP", help="show these ops in full")
     ops.set_defaults(handler=cmd_ops)
@@ -226,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build the circuit f = (x + y) z at x = -2, y = 5, z = -4, print its spec, its forward "
         "values and backward gradients, check the gradients numerically, and draw the circuit (an SVG, a "
         "PNG and a step-through page) into --output-dir.",
-        epilog=_examples("graphdiff demo", "graphdiff demo --output-dir /tmp/demo"),
+        epilog=examples("graphdiff demo", "graphdiff demo --output-dir /tmp/demo"),
     )
     demo.add_argument(
         "--output-dir",
@@ -235,33 +207,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the diagrams go (default ./graphdiff-demo)",
     )
     demo.set_defaults(handler=cmd_demo)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``graphdiff`` console script."""
-    args = build_parser().parse_args(argv)
-    try:
-        # nan and inf are shown in the output or reported by --check-finite with the node that made
-        # them; numpy's warnings, which name a line inside graphdiff, would only add noise.
-        with np.errstate(all="ignore"):
-            return args.handler(args)
-    except NonFiniteError as exc:
-        _print_problems(exc.problems)
-        return EXIT_CHECK_FAILED
-    except GraphdiffError as exc:
-        _print_problems(exc.problems)
-        return EXIT_INVALID
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return EXIT_OK
-
-
-def _print_problems(problems: Sequence[Problem]) -> None:
-    for problem in problems:
-        print(problem, file=sys.stderr)
 
 
 # --- commands ---------------------------------------------------------------------------------------
@@ -273,10 +218,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         try:
             graph = load(file)
         except GraphdiffError as exc:
-            _print_problems(exc.problems)
+            print_problems(exc.problems)
             status = EXIT_INVALID
             continue
-        _print_problems(graph.warnings)
+        print_problems(graph.warnings)
         if not args.quiet:
             checked = graph.checked
             loss = f', loss "{checked.loss}"' if checked.loss else ", no loss"
@@ -412,7 +357,7 @@ def cmd_ops(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .examples import cs231n_circuit  # the demo's graph, built with the Python API
+    from ..examples import cs231n_circuit  # the demo's graph, built with the Python API
 
     graph = cs231n_circuit()
     print("graphdiff demo: the CS231n circuit f = (x + y) z at x = -2, y = 5, z = -4\n")
@@ -530,7 +475,3 @@ def grad_table(result: Result) -> str:
         "  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
         for row in rows
     )
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

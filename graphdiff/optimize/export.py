@@ -1,0 +1,154 @@
+"""What the lab hands back as files: trained parameters (an .npz, and a spec that reads them), CSV tables
+and raw grids. Everything here builds bytes or text; :func:`write_all` writes them, atomically, only once
+all of them are ready, so an interrupted or failed run leaves the previous files as they were.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from io import BytesIO, StringIO
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import GraphdiffError, Problem
+from ..fileio import check_writable, write_atomic
+from ..graph import CheckedGraph
+from ..spec import ArrayFile, GraphSpec
+from .landscape import Landscape
+from .objective import Params
+
+
+def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
+    """Arrays as the bytes of an uncompressed .npz file (no pickles)."""
+    buffer = BytesIO()
+    np.savez(buffer, **{key: np.asarray(value) for key, value in arrays.items()})
+    return buffer.getvalue()
+
+
+def trained_spec(graph: CheckedGraph, npz_name: str, output: Path, note: str) -> GraphSpec:
+    """The graph's spec with every parameter read from ``npz_name`` (beside ``output``), and other array
+    files re-pointed from the original spec's folder to ``output``'s. ``note`` is appended to the
+    description. Raises when an array file would have to be reached with '..' (refused when loading)."""
+    source = graph.source.folder
+    target = output.parent if str(output.parent) else Path(".")
+    leaves = []
+    for leaf in graph.spec.leaves:
+        if leaf.kind == "parameter":
+            leaves.append(leaf.model_copy(update={"value": ArrayFile(file=npz_name, key=leaf.id)}))
+            continue
+        if isinstance(leaf.value, ArrayFile):
+            leaves.append(
+                leaf.model_copy(update={"value": _rebased(leaf.value, leaf.id, source, target, output)})
+            )
+            continue
+        leaves.append(leaf)
+    description = f"{graph.spec.description} {note}" if graph.spec.description else note
+    return graph.spec.model_copy(update={"leaves": leaves, "description": description})
+
+
+def _rebased(ref: ArrayFile, leaf_id: str, source: Path | None, target: Path, output: Path) -> ArrayFile:
+    if source is None:
+        raise GraphdiffError(
+            Problem(
+                str(output),
+                f"leaf {json.dumps(leaf_id)}",
+                "reads an array file, but the spec came from no folder",
+            )
+        )
+    if os.path.realpath(source) == os.path.realpath(target):
+        return ref
+    relative = Path(os.path.relpath(Path(source) / ref.file, target)).as_posix()
+    if relative.startswith("../") or relative == "..":
+        raise GraphdiffError(
+            Problem(
+                str(output),
+                f"leaf {json.dumps(leaf_id)}",
+                f"its array file {ref.file} would be outside the new spec's folder; write the trained spec "
+                f"into {source} (or below it), or write the parameters as .npz",
+            )
+        )
+    return ref.model_copy(update={"file": relative})
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """CSV with floats at full precision (``repr``) and empty cells for missing values."""
+    buffer = StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(
+            [
+                "" if cell is None else repr(float(cell)) if isinstance(cell, float | np.floating) else cell
+                for cell in row
+            ]
+        )
+    return buffer.getvalue()
+
+
+def landscape_grid(landscape: Landscape, path: Path) -> bytes | str:
+    """The raw grid: ``.csv`` rows of (a, [b,] loss), or ``.npz`` with ``a``, ``b``, ``loss`` (``loss[i, j]``
+    at ``a[i], b[j]``) and the directions as ``direction1/<param>``, ``direction2/<param>``."""
+    if path.suffix == ".csv":
+        if landscape.b is None:
+            return csv_text(["a", "loss"], zip(landscape.a.tolist(), landscape.losses.tolist(), strict=True))
+        rows = (
+            (a, b, float(landscape.losses[i, j]))
+            for i, a in enumerate(landscape.a.tolist())
+            for j, b in enumerate(landscape.b.tolist())
+        )
+        return csv_text(["a", "b", "loss"], rows)
+    arrays: dict[str, np.ndarray] = {"a": landscape.a, "loss": landscape.losses}
+    if landscape.b is not None:
+        arrays["b"] = landscape.b
+    for n, direction in enumerate(landscape.directions, start=1):
+        arrays.update({f"direction{n}/{id}": d for id, d in direction.items()})
+    return npz_bytes(arrays)
+
+
+def params_arrays(params: Params) -> dict[str, np.ndarray]:
+    return {id: np.asarray(value) for id, value in params.items()}
+
+
+def check_outputs(paths: Iterable[Path], *, overwrite: bool) -> None:
+    """Refuse, before any work, outputs that could not be written (or would replace files without --force)."""
+    seen: set[str] = set()
+    for path in paths:
+        key = os.path.abspath(path)
+        if key in seen:
+            raise GraphdiffError(Problem(str(path), None, "is named for two outputs"))
+        seen.add(key)
+        check_writable(path, overwrite=overwrite)
+
+
+def write_all(files: Mapping[Path, bytes | str], *, overwrite: bool) -> list[Path]:
+    """Write every file atomically, with Ctrl-C held back until the last one is in place, so a run leaves
+    either all its outputs or (interrupted before this point) none."""
+    check_outputs(files, overwrite=overwrite)
+    written = []
+    with _interrupts_deferred():
+        for path, data in files.items():
+            written.append(write_atomic(path, data, overwrite=overwrite))
+    return written
+
+
+@contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold SIGINT (Ctrl-C) until the block ends, then raise KeyboardInterrupt if one came."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
