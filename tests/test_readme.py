@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 import graphdiff as gd
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,3 +48,35 @@ def test_committed_circuit_diagram_shows_the_lecture_numbers():
 def test_every_picture_the_readme_shows_exists():
     for target in re.findall(r"\]\((docs/[^)]+)\)", README):
         assert (ROOT / target).is_file(), target
+
+
+def test_optimization_lab_numbers_are_what_the_commands_give():
+    """The lab section's printed figures (the sweep lines, the comparison table, the training summary)
+    are those of the commands it shows, which are deterministic given their seeds."""
+    pytest.importorskip("sklearn")
+    from graphdiff import optimize
+
+    lab = README.split("## Optimization lab")[1].split("\n## ")[0]
+    train_data, val_data = optimize.digits().split(0.2, seed=0)
+    svm = optimize.Objective(gd.load(ROOT / "examples" / "digits_svm.json"), train_data, val_data)
+
+    sweep = optimize.step_size_sweep(svm, np.logspace(-6, 4, 11))
+    shown = re.findall(r"^(for step size \S+ new loss: \S+)$", lab, flags=re.M)
+    assert len(shown) >= 5 and set(shown) <= set(sweep.table().splitlines())
+    assert f"best step size: {sweep.best_step_size:g}" in lab
+
+    comparison = optimize.compare(svm, 1000, config=optimize.TrainConfig(lr=0.1))
+    for outcome in comparison.outcomes:
+        row = next(line for line in lab.splitlines() if line.startswith(f"| {outcome.strategy} "))
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert cells[2] == f"{outcome.final.loss:.4f}"
+        assert cells[3:5] == [f"{outcome.final.accuracy:.1%}", f"{outcome.final_val.accuracy:.1%}"]
+
+    spiral_train, spiral_val = optimize.spiral().split(0.2, seed=0)
+    net = optimize.Objective(gd.load(ROOT / "examples" / "spiral_two_layer.json"), spiral_train, spiral_val)
+    result = optimize.train(net, optimize.TrainConfig(steps=3000, lr=1.0))
+    summary = (
+        f"loss {result.final.loss:.6g}, training accuracy {result.final.accuracy:.1%}, "
+        f"validation loss {result.final_val.loss:.6g}, validation accuracy {result.final_val.accuracy:.1%}"
+    )
+    assert summary in lab
