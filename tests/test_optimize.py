@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import graphdiff as gd
-from graphdiff import optimize
+from graphdiff import fileio, optimize
 from graphdiff.errors import ArrayFileError, FeedError, GraphdiffError
-from graphdiff.optimize import export, plots
+from graphdiff.optimize import plots
 from graphdiff.optimize.export import csv_text, landscape_grid, npz_bytes, trained_spec, write_all
 from graphdiff.spec import dump_spec
 
@@ -487,21 +487,37 @@ def test_landscape_grid_files(tmp_path):
         assert grid["loss"].shape == (3, 3) and "direction2/W" in grid.files
 
 
-def test_ctrl_c_while_writing_is_held_until_every_file_is_in_place(tmp_path):
+def test_ctrl_c_while_files_are_moved_into_place_is_held_until_every_one_is(tmp_path, monkeypatch):
     files = {tmp_path / f"f{i}.txt": f"new {i}" for i in range(3)}
+    real = os.replace
+
+    def replace(source, target):
+        if Path(target).name == "f0.txt":
+            os.kill(os.getpid(), signal.SIGINT)  # arrives while the first file is being moved
+        return real(source, target)
+
+    monkeypatch.setattr(fileio.os, "replace", replace)
     original = signal.getsignal(signal.SIGINT)
-    real = export.write_atomic
-
-    def slow_write(path, data, *, overwrite):
-        if path.name == "f0.txt":
-            os.kill(os.getpid(), signal.SIGINT)  # arrives while the first file is being written
-        return real(path, data, overwrite=overwrite)
-
-    export.write_atomic = slow_write
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            write_all(files, overwrite=False)
-    finally:
-        export.write_atomic = real
+    with pytest.raises(fileio.InterruptedAfterWriting):
+        write_all(files, overwrite=True)
+    monkeypatch.undo()
     assert [p.read_text() for p in files] == ["new 0", "new 1", "new 2"]
     assert signal.getsignal(signal.SIGINT) is original
+    assert sorted(os.listdir(tmp_path)) == ["f0.txt", "f1.txt", "f2.txt"]
+
+
+def test_a_failure_before_the_moves_replaces_no_file(tmp_path, monkeypatch):
+    for i in range(3):
+        (tmp_path / f"f{i}.txt").write_text("old")
+    real = fileio._write_temporary
+
+    def write(target, data):
+        if target.name == "f2.txt":
+            raise KeyboardInterrupt
+        return real(target, data)
+
+    monkeypatch.setattr(fileio, "_write_temporary", write)
+    with pytest.raises(KeyboardInterrupt):
+        write_all({tmp_path / f"f{i}.txt": "new" for i in range(3)}, overwrite=True)
+    assert sorted(os.listdir(tmp_path)) == ["f0.txt", "f1.txt", "f2.txt"]  # no temporary file left
+    assert {p.read_text() for p in tmp_path.iterdir()} == {"old"}

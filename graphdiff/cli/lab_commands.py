@@ -19,6 +19,7 @@ import numpy as np
 from .. import optimize
 from ..api import load
 from ..errors import GraphdiffError, Problem
+from ..fileio import InterruptedAfterWriting
 from ..optimize.data import read_npz
 from ..optimize.export import (
     check_outputs,
@@ -166,6 +167,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     shape.add_argument(
         "--plane", dest="plane", action="store_true", help="two directions: L(W + a W1 + b W2)"
     )
+    landscape.set_defaults(plane=False)  # else the first option's (--ray's) default, True, would win
     landscape.add_argument(
         "--param",
         action="append",
@@ -419,6 +421,9 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
     def run(args: argparse.Namespace) -> int:
         try:
             return command(args)
+        except InterruptedAfterWriting:
+            print("interrupted: the outputs had all been written", file=sys.stderr)
+            return EXIT_INTERRUPTED
         except KeyboardInterrupt:
             return _interrupted()
 
@@ -435,6 +440,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     paths = _param_outputs(Path(args.output or f"{_stem(args.file)}.trained.json"))
     check_outputs(paths.values(), overwrite=args.force)
     objective, bound, title = _objective(args)
+    objective.check_batch_size(config.batch_size)
     if "spec" in paths:
         trained_spec(objective.graph, paths["npz"].name, paths["spec"], "")  # refuse before training
     print(
@@ -525,6 +531,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     table_path = out.with_suffix(".csv")
     check_outputs([out, table_path], overwrite=args.force)
     objective, bound, title = _objective(args)
+    objective.check_batch_size(config.batch_size)
     print(f"comparing three strategies on {objective.graph.name}, {args.evals} loss evaluations each")
     print(bound)
     comparison = optimize.compare(
@@ -539,6 +546,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print()
     print(comparison.table())
     print()
+    descent = comparison.outcomes[-1]
+    if descent.diverged_at is not None:
+        print_problems(
+            [
+                Problem(
+                    args.file,
+                    f"step {descent.diverged_at}",
+                    "gradient descent diverged (its row is at its last finite point); try a smaller --lr",
+                )
+            ]
+        )
     rows = [
         [
             o.strategy,
@@ -613,6 +631,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     check_outputs([out, grid], overwrite=args.force)
     objective, bound, title = _objective(args)
     moved = tuple(args.param) or objective.param_ids
+    optimize.check_moved_params(objective, moved)
     directions = None
     if args.direction:
         directions = [
@@ -672,7 +691,7 @@ def _read_direction(
     keys = read_npz(path, max_elements=max_elements)
     direction = {}
     for id in moved:
-        for key in (id, f"direction{number}/{id}"):
+        for key in (f"direction{number}/{id}", id):  # a landscape's own grid file first: its "b" is an axis
             if key in keys:
                 direction[id] = keys[key]
                 break

@@ -19,7 +19,7 @@ on any graph with a scalar loss.
 
 from .compare import Comparison, StrategyOutcome, compare
 from .data import BUILTIN_DATASETS, Dataset, digits, load_dataset, load_npz, spiral
-from .landscape import Landscape, loss_landscape
+from .landscape import Landscape, check_moved_params, loss_landscape
 from .objective import Evaluation, Objective, Params
 from .search import SearchResult, search
 from .sweep import DEFAULT_STEP_SIZES, Sweep, step_size_sweep
@@ -36,6 +36,7 @@ __all__ = [
     "Landscape",
     "Objective",
     "Params",
+    "check_moved_params",
     "SearchResult",
     "StrategyOutcome",
     "Sweep",

@@ -25,6 +25,8 @@ class StrategyOutcome:
     final_val: Evaluation | None
     seconds: float
     curve: np.ndarray
+    #: For gradient descent: the step at which the loss or a gradient became non-finite, if it did.
+    diverged_at: int | None = None
 
 
 @dataclass(frozen=True)
@@ -78,14 +80,18 @@ def compare(
         )
     trained = train(objective, replace(config or TrainConfig(), steps=evals, seed=seed), progress=progress)
     curve = np.array([row.batch_loss for row in trained.history])
+    name = f"{trained.config.method}, lr {trained.config.lr:g}"
+    if trained.diverged_at is not None:
+        name += f" (diverged at step {trained.diverged_at})"
     outcomes.append(
         StrategyOutcome(
-            f"{trained.config.method}, lr {trained.config.lr:g}",
+            name,
             trained.steps_done,
             trained.final,
             trained.final_val,
             trained.seconds,
             curve,
+            trained.diverged_at,
         )
     )
     return Comparison(tuple(outcomes))

@@ -1,5 +1,5 @@
 """What the lab hands back as files: trained parameters (an .npz, and a spec that reads them), CSV tables
-and raw grids. Everything here builds bytes or text; :func:`write_all` writes them, atomically, only once
+and raw grids. Everything here builds bytes or text; :func:`write_all` writes them as one change, only once
 all of them are ready, so an interrupted or failed run leaves the previous files as they were.
 """
 
@@ -8,17 +8,14 @@ from __future__ import annotations
 import csv
 import json
 import os
-import signal
-import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from io import BytesIO, StringIO
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import GraphdiffError, Problem
-from ..fileio import check_writable, write_atomic
+from ..fileio import check_writable, write_atomic_many
 from ..graph import CheckedGraph
 from ..spec import ArrayFile, GraphSpec
 from .landscape import Landscape
@@ -41,7 +38,11 @@ def trained_spec(graph: CheckedGraph, npz_name: str, output: Path, note: str) ->
     leaves = []
     for leaf in graph.spec.leaves:
         if leaf.kind == "parameter":
-            leaves.append(leaf.model_copy(update={"value": ArrayFile(file=npz_name, key=leaf.id)}))
+            # A value read from a file needs a declared shape; a literal's was implied by the literal.
+            shape = [int(d) for d in graph.types[leaf.id].shape]
+            leaves.append(
+                leaf.model_copy(update={"value": ArrayFile(file=npz_name, key=leaf.id), "shape": shape})
+            )
             continue
         if isinstance(leaf.value, ArrayFile):
             leaves.append(
@@ -50,7 +51,15 @@ def trained_spec(graph: CheckedGraph, npz_name: str, output: Path, note: str) ->
             continue
         leaves.append(leaf)
     description = f"{graph.spec.description} {note}" if graph.spec.description else note
-    return graph.spec.model_copy(update={"leaves": leaves, "description": description})
+    update: dict[str, object] = {"leaves": leaves, "description": description}
+    schema = graph.spec.schema_
+    if schema and source is not None and "://" not in schema and not Path(schema).is_absolute():
+        # An editor finds the JSON Schema through this path, relative to the spec's own folder.
+        update["schema_"] = Path(os.path.relpath(Path(source) / schema, target)).as_posix()
+    spec = graph.spec.model_copy(update=update)
+    # model_copy does not validate; a round trip through the models does, so a spec that would not
+    # load is refused here, before anything is written.
+    return GraphSpec.model_validate(spec.model_dump(mode="python", by_alias=True, exclude_none=True))
 
 
 def _rebased(ref: ArrayFile, leaf_id: str, source: Path | None, target: Path, output: Path) -> ArrayFile:
@@ -128,27 +137,7 @@ def check_outputs(paths: Iterable[Path], *, overwrite: bool) -> None:
 
 
 def write_all(files: Mapping[Path, bytes | str], *, overwrite: bool) -> list[Path]:
-    """Write every file atomically, with Ctrl-C held back until the last one is in place, so a run leaves
-    either all its outputs or (interrupted before this point) none."""
+    """Write every file as one change (see :func:`graphdiff.fileio.write_atomic_many`): an error or a
+    Ctrl-C while writing replaces none of them."""
     check_outputs(files, overwrite=overwrite)
-    written = []
-    with _interrupts_deferred():
-        for path, data in files.items():
-            written.append(write_atomic(path, data, overwrite=overwrite))
-    return written
-
-
-@contextmanager
-def _interrupts_deferred() -> Iterator[None]:
-    """Hold SIGINT (Ctrl-C) until the block ends, then raise KeyboardInterrupt if one came."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt
+    return write_atomic_many(files, overwrite=overwrite)

@@ -59,15 +59,7 @@ def loss_landscape(
     """
     center = at if at is not None else objective.initial_params()
     moved = tuple(params) if params else objective.param_ids
-    for id in moved:
-        if id not in objective.param_ids:
-            raise GraphdiffError(
-                Problem(
-                    objective.graph.source.label,
-                    f"param {json.dumps(id)}",
-                    f"not a parameter of the graph (parameters: {', '.join(objective.param_ids)})",
-                )
-            )
+    check_moved_params(objective, moved)
     if points < 2:
         raise GraphdiffError(Problem(None, "points", "a grid needs at least 2 points per axis"))
     low, high = float(span[0]), float(span[1])
@@ -108,6 +100,20 @@ def loss_landscape(
             bar.close()
         center_loss = objective.loss(center)
     return Landscape(moved, a, a.copy() if plane else None, losses, tuple(chosen), center_loss, normalize)
+
+
+def check_moved_params(objective: Objective, moved: Sequence[str]) -> None:
+    """Refuse a name that is not one of the objective's parameters."""
+    for id in moved:
+        if id not in objective.param_ids:
+            kind = f"a {objective.graph.kind(id)}" if id in objective.graph.types else "not in the graph"
+            raise GraphdiffError(
+                Problem(
+                    objective.graph.source.label,
+                    f"param {json.dumps(id)}",
+                    f"not a parameter of the graph ({kind}; parameters: {', '.join(objective.param_ids)})",
+                )
+            )
 
 
 def _checked_direction(

@@ -169,16 +169,18 @@ class Objective:
         """A fresh copy of the parameters' values in the graph."""
         return {id: value.copy() for id, value in self._initial.items()}
 
-    def batches(self, batch_size: int | None, rng: np.random.Generator) -> Iterator[np.ndarray | None]:
-        """One epoch of row indices: minibatches of a fresh random permutation, or ``None`` (every row)
-        when ``batch_size`` is None or covers the data."""
-        if batch_size is None or batch_size >= self.examples:
-            yield None
+    def check_batch_size(self, batch_size: int | None) -> None:
+        """Refuse a batch size these data and this graph cannot be cut into."""
+        if batch_size is None:
             return
         if batch_size < 1:
             raise GraphdiffError(Problem(None, "batch size", "must be at least 1"))
-        if self.batch_symbol is None:
-            declared = ", ".join(f"{i} {self.graph.types[i]}" for i in self.bindings) or "no data"
+        if not self.bindings:
+            raise GraphdiffError(
+                Problem(self.graph.source.label, "batch size", "minibatches are cut from data: give the data")
+            )
+        if self.batch_symbol is None and batch_size < self.examples:
+            declared = ", ".join(f"{i} {self.graph.types[i]}" for i in self.bindings)
             raise GraphdiffError(
                 Problem(
                     self.graph.source.label,
@@ -187,6 +189,14 @@ class Objective:
                     f"(declared: {declared})",
                 )
             )
+
+    def batches(self, batch_size: int | None, rng: np.random.Generator) -> Iterator[np.ndarray | None]:
+        """One epoch of row indices: minibatches of a fresh random permutation, or ``None`` (every row)
+        when ``batch_size`` is None or covers the data."""
+        self.check_batch_size(batch_size)
+        if batch_size is None or batch_size >= self.examples:
+            yield None
+            return
         order = rng.permutation(self.examples)
         for start in range(0, self.examples, batch_size):
             yield order[start : start + batch_size]

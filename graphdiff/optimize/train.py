@@ -129,6 +129,7 @@ def train(objective: Objective, config: TrainConfig | None = None, *, progress: 
     """Train the objective's parameters from their values in the graph; see :class:`TrainConfig`."""
     config = config or TrainConfig()
     config.check()
+    objective.check_batch_size(config.batch_size)
     rng = np.random.default_rng(config.seed)
     params = objective.initial_params()
     velocity: Params = {id: np.zeros_like(p) for id, p in params.items()}
