@@ -65,6 +65,9 @@ class _BackwardPlan:
 
     steps: tuple[tuple[Step, tuple[bool, ...]], ...]
     wanted: tuple[int, ...]
+    #: The steps unpacked for the hot loop: (step, vjp, attrs, inputs, output, needs, [(position, slot)]
+    #: for each input needing a gradient).
+    calls: tuple[tuple[Any, ...], ...] = ()
 
 
 class Plan:
@@ -86,6 +89,7 @@ class Plan:
             for id in self.ids
             if id in graph.nodes
         )
+        self._forward_calls = tuple((s.op.forward, s.attrs, s.inputs, s.output) for s in self.steps)
         self.float_slot: tuple[bool, ...] = tuple(graph.types[id].is_float for id in self.ids)
         self._backward_plans: dict[tuple[int, tuple[int, ...]], _BackwardPlan] = {}
 
@@ -119,16 +123,19 @@ class Plan:
         if check_finite:
             for slot in self.leaf_slots:
                 self._check_finite(values[slot], self.ids[slot], "the value is")
-        for step in self.steps:
+        ndarray, asarray, get = np.ndarray, np.asarray, values.__getitem__
+        # The hot loop: one tuple per step, unpacked (attribute lookups on Step would cost as much as a
+        # small op's arithmetic).
+        for index, (forward, attrs, inputs, output) in enumerate(self._forward_calls):
             try:
-                out = step.op.forward(step.attrs, *(values[i] for i in step.inputs))
+                out = forward(attrs, *map(get, inputs))
             except ComputeError as exc:
+                step = self.steps[index]
                 raise exc.located(self.graph.source.label, self.graph.places[step.id]) from None
-            values[step.output] = np.asarray(out)
+            values[output] = out if type(out) is ndarray else asarray(out)
             if check_finite:
-                self._check_finite(
-                    values[step.output], step.id, f"forward: {step.op.name} gave a value that is"
-                )
+                step = self.steps[index]
+                self._check_finite(values[output], step.id, f"forward: {step.op.name} gave a value that is")
         return Trace(self, tuple(values))
 
     # --- backward -----------------------------------------------------------------------------
@@ -166,19 +173,22 @@ class Plan:
         backward_plan = self._backward_plan(out_slot, wanted)
 
         values = trace.values
-        grads: list[np.ndarray | None] = [None] * len(self.ids)
+        grads: list[Any] = [None] * len(self.ids)
+        # owned[slot]: grads[slot] is an array this pass allocated, so later contributions add in place.
+        owned = [False] * len(self.ids)
         grads[out_slot] = seed
         edge_grads: dict[tuple[str, int], np.ndarray] | None = {} if record_edges else None
-        for step, needs in backward_plan.steps:
-            upstream_grad = grads[step.output]
+        ndarray, add = np.ndarray, np.add
+        for step, vjp, attrs, inputs, output, needs, targets in backward_plan.calls:
+            upstream_grad = grads[output]
             if upstream_grad is None:
                 continue
-            inputs = tuple(values[i] for i in step.inputs)
-            local = step.op.vjp(step.attrs, upstream_grad, values[step.output], inputs, needs)
-            for position, (slot, needed) in enumerate(zip(step.inputs, needs, strict=True)):
-                if not needed:
-                    continue
-                grad = self._conform(local[position], values[slot], step, position)
+            local = vjp(attrs, upstream_grad, values[output], tuple(map(values.__getitem__, inputs)), needs)
+            for position, slot in targets:
+                grad = local[position]
+                value = values[slot]
+                if type(grad) is not ndarray or grad.shape != value.shape or grad.dtype != value.dtype:
+                    grad = self._conform(grad, value, step, position)
                 if check_finite:
                     name = step.op.input_names[position]
                     self._check_finite(
@@ -187,7 +197,14 @@ class Plan:
                 if edge_grads is not None:
                     edge_grads[(step.id, position)] = grad
                 previous = grads[slot]
-                grads[slot] = grad if previous is None else previous + grad
+                if previous is None:
+                    grads[slot] = grad
+                elif owned[slot]:
+                    add(previous, grad, out=previous)
+                else:
+                    total = previous + grad  # 0-d operands give a numpy scalar: made an array to own
+                    grads[slot] = total if type(total) is ndarray else np.array(total)
+                    owned[slot] = True
         result = {}
         handed_out: set[int] = set()
         for slot in backward_plan.wanted:
@@ -250,7 +267,19 @@ class Plan:
             )
             if any(needs):
                 steps.append((step, needs))
-        plan = _BackwardPlan(tuple(steps), tuple(s for s in wanted if self.float_slot[s]))
+        calls = tuple(
+            (
+                step,
+                step.op.vjp,
+                step.attrs,
+                step.inputs,
+                step.output,
+                needs,
+                tuple((position, slot) for position, slot in enumerate(step.inputs) if needs[position]),
+            )
+            for step, needs in steps
+        )
+        plan = _BackwardPlan(tuple(steps), tuple(s for s in wanted if self.float_slot[s]), calls)
         self._backward_plans[key] = plan
         return plan
 
