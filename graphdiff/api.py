@@ -250,6 +250,8 @@ class Graph:
         self._source = SpecSource(None, None)
         self._types: dict[str, TensorType] = {}
         self._consumed: set[str] = set()
+        #: The next suffix to try per id stem, so naming the n-th node costs O(1), not O(n).
+        self._next_suffix: dict[str, int] = {}
         self._checked: CheckedGraph | None = None
         self._plan: Plan | None = None
         self._last: Result | None = None
@@ -529,9 +531,10 @@ class Graph:
             raise GraphdiffError(f"{tensor.id!r} belongs to graph {tensor.graph.name!r}, not {self.name!r}")
 
     def _fresh_id(self, stem: str) -> str:
-        n = 1
-        while f"{stem}_{n}" in self._types:
+        n = self._next_suffix.get(stem, 1)
+        while f"{stem}_{n}" in self._types:  # skips ids the caller chose
             n += 1
+        self._next_suffix[stem] = n + 1
         return f"{stem}_{n}"
 
     def _kind(self, id: str) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ import numpy as np
 from .errors import ComputeError, FeedError, GraphdiffError, NonFiniteError, Problem
 from .graph import CheckedGraph
 from .ops import Attrs, Op, bind_symbols, format_shape
+from .ops.elementwise import BinaryElementwise, UnaryElementwise
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class Trace:
     """The values of one forward run, by slot, with the plan that produced them."""
 
     plan: Plan
-    values: tuple[np.ndarray, ...]
+    values: Sequence[np.ndarray]
 
     def value(self, id: str) -> np.ndarray:
         return self.values[self.plan.slot_of(id)]
@@ -73,7 +74,7 @@ class _BackwardPlan:
 class Plan:
     """A checked graph compiled into ordered steps over integer slots."""
 
-    def __init__(self, graph: CheckedGraph) -> None:
+    def __init__(self, graph: CheckedGraph, *, batch_scalars: bool | None = None) -> None:
         self.graph = graph
         self.ids: tuple[str, ...] = graph.order
         self._slots: dict[str, int] = {id: slot for slot, id in enumerate(self.ids)}
@@ -92,6 +93,10 @@ class Plan:
         self._forward_calls = tuple((s.op.forward, s.attrs, s.inputs, s.output) for s in self.steps)
         self.float_slot: tuple[bool, ...] = tuple(graph.types[id].is_float for id in self.ids)
         self._backward_plans: dict[tuple[int, tuple[int, ...]], _BackwardPlan] = {}
+        #: Set when the graph is many scalar elementwise nodes: they run as batched numpy calls.
+        self.batches: ScalarBatches | None = None
+        if batch_scalars is not False:
+            self.batches = ScalarBatches.compile(self, force=bool(batch_scalars))
 
     def slot_of(self, id: str) -> int:
         try:
@@ -114,6 +119,8 @@ class Plan:
         if check_finite:
             with np.errstate(all="ignore"):
                 return self._forward(leaf_values, check_finite=True)
+        if self.batches is not None:
+            return Trace(self, self.batches.forward(leaf_values))
         return self._forward(leaf_values, check_finite=False)
 
     def _forward(self, leaf_values: Mapping[str, np.ndarray], *, check_finite: bool) -> Trace:
@@ -171,6 +178,9 @@ class Plan:
                         self.graph.problem(self.ids[slot], f"{dtype} values have no gradient")
                     )
         backward_plan = self._backward_plan(out_slot, wanted)
+        if isinstance(trace.values, SlotValues) and not check_finite and not record_edges:
+            grads_by_slot = trace.values.batches.backward(trace.values.vector, out_slot, seed)
+            return Gradients({self.ids[s]: np.array(grads_by_slot[s]) for s in backward_plan.wanted})
 
         values = trace.values
         grads: list[Any] = [None] * len(self.ids)
@@ -300,9 +310,140 @@ class Plan:
             raise NonFiniteError(self.graph.problem(id, f"{what} {kind}"))
 
 
-def compile_plan(graph: CheckedGraph) -> Plan:
-    """Compile a checked graph into a plan (done once; the plan is then run any number of times)."""
-    return Plan(graph)
+def compile_plan(graph: CheckedGraph, *, batch_scalars: bool | None = None) -> Plan:
+    """Compile a checked graph into a plan (done once; the plan is then run any number of times).
+
+    ``batch_scalars``: run a graph of scalar elementwise nodes as batched numpy calls (see
+    :class:`ScalarBatches`); None (default) when that pays (at least ``BATCH_MIN_NODES`` nodes, at least
+    ``BATCH_MIN_AVERAGE`` per batch), True whenever the graph qualifies, False never.
+    """
+    return Plan(graph, batch_scalars=batch_scalars)
+
+
+#: Below this many nodes a scalar graph runs step by step: batching pays off only with many per level.
+BATCH_MIN_NODES = 256
+#: Nor when its batches would average fewer nodes than this.
+BATCH_MIN_AVERAGE = 4
+
+
+class SlotValues(Sequence[np.ndarray]):
+    """The values of a batched forward run, by slot, as 0-d arrays read from one vector on demand."""
+
+    def __init__(self, batches: ScalarBatches, vector: np.ndarray) -> None:
+        self.batches = batches
+        self.vector = vector
+
+    def __len__(self) -> int:
+        return self.vector.shape[0]
+
+    def __getitem__(self, slot):  # type: ignore[override]
+        if isinstance(slot, slice):
+            return [np.array(v) for v in self.vector[slot]]
+        return np.array(self.vector[slot])
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Every node of one level with one op and attrs: ``vector[outputs] = op(vector[inputs[0]], ...)``."""
+
+    op: Op
+    attrs: Attrs
+    inputs: tuple[np.ndarray, ...]
+    outputs: np.ndarray
+    #: Per input: whether its slots repeat (a value feeding several nodes of the batch), so its
+    #: gradients must be scatter-added with np.add.at rather than a fancy-indexed +=.
+    repeats: tuple[bool, ...]
+    needs: tuple[bool, ...]
+
+
+class ScalarBatches:
+    """A graph of scalar elementwise nodes compiled into one numpy call per (level, op, attrs).
+
+    A graph drawn from scalars, as in every backprop lecture, has tens of thousands of nodes but few
+    distinct ops at each depth. Nodes at the same depth (longest path from a leaf) are independent, so
+    all those with the same op and attributes run as one call over the gathered values of their inputs;
+    backward walks the batches in reverse, and each batch's local gradients are scatter-added to its
+    inputs' slots. Values live in one vector indexed by slot. The results equal the step-by-step plan's
+    (elementwise ops compute each element alike; only the order of gradient sums at fan-out differs).
+    """
+
+    def __init__(self, plan: Plan, batches: tuple[_Batch, ...], dtype: np.dtype) -> None:
+        self.plan = plan
+        self.batches = batches
+        self.dtype = dtype
+        self.leaf_slots = np.array(plan.leaf_slots, dtype=np.intp)
+        self.leaf_ids = tuple(plan.ids[s] for s in plan.leaf_slots)
+
+    @classmethod
+    def compile(cls, plan: Plan, *, force: bool = False) -> ScalarBatches | None:
+        """The batches of ``plan``, or None if its graph is not scalar elementwise nodes, or (unless
+        ``force``) too few or too sequential to gain from batching."""
+        graph = plan.graph
+        if not plan.steps or (len(plan.steps) < BATCH_MIN_NODES and not force):
+            return None
+        dtypes = {graph.types[id].dtype for id in plan.ids}
+        if len(dtypes) != 1 or not all(graph.types[id].shape == () for id in plan.ids):
+            return None
+        if not all(isinstance(step.op, UnaryElementwise | BinaryElementwise) for step in plan.steps):
+            return None
+        depth = [0] * len(plan.ids)
+        groups: dict[tuple[int, str, Attrs], list[Step]] = {}
+        for step in plan.steps:
+            level = 1 + max(depth[i] for i in step.inputs)
+            depth[step.output] = level
+            groups.setdefault((level, step.op.name, step.attrs), []).append(step)
+        if len(groups) * BATCH_MIN_AVERAGE > len(plan.steps) and not force:
+            return None  # mostly one node per level (a long chain): one numpy call per node either way
+        batches = []
+        for (_, _, attrs), members in sorted(groups.items(), key=lambda item: item[0][0]):
+            op = members[0].op
+            inputs = tuple(
+                np.array([m.inputs[position] for m in members], dtype=np.intp)
+                for position in range(len(op.input_names))
+            )
+            batches.append(
+                _Batch(
+                    op,
+                    attrs,
+                    inputs,
+                    np.array([m.output for m in members], dtype=np.intp),
+                    tuple(bool(np.unique(i).size < i.size) for i in inputs),
+                    tuple(op.differentiable(position) for position in range(len(inputs))),
+                )
+            )
+        return cls(plan, tuple(batches), np.dtype(dtypes.pop()))
+
+    def forward(self, leaf_values: Mapping[str, np.ndarray]) -> SlotValues:
+        vector = np.empty(len(self.plan.ids), dtype=self.dtype)
+        vector[self.leaf_slots] = [leaf_values[id] for id in self.leaf_ids]
+        for batch in self.batches:
+            try:
+                out = batch.op.forward(batch.attrs, *(vector[i] for i in batch.inputs))
+            except ComputeError:
+                # Rerun step by step, which names the node that failed.
+                self.plan._forward(leaf_values, check_finite=False)
+                raise
+            vector[batch.outputs] = out
+        return SlotValues(self, vector)
+
+    def backward(self, vector: np.ndarray, out_slot: int, seed: np.ndarray) -> np.ndarray:
+        """d output / d every slot (zeros where it does not depend), by slot."""
+        grads = np.zeros_like(vector)
+        grads[out_slot] = seed
+        for batch in reversed(self.batches):
+            upstream = grads[batch.outputs]
+            if not upstream.any():
+                continue
+            inputs = tuple(vector[i] for i in batch.inputs)
+            local = batch.op.vjp(batch.attrs, upstream, vector[batch.outputs], inputs, batch.needs)
+            for position, slots in enumerate(batch.inputs):
+                if not batch.needs[position]:
+                    continue
+                if batch.repeats[position]:
+                    np.add.at(grads, slots, local[position])
+                else:
+                    grads[slots] += local[position]
+        return grads
 
 
 def bind_feeds(graph: CheckedGraph, feeds: Mapping[str, Any] | None) -> dict[str, np.ndarray]:
