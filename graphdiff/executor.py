@@ -18,7 +18,7 @@ import difflib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -28,9 +28,9 @@ from .ops import Attrs, Op, bind_symbols, format_shape
 from .ops.elementwise import BinaryElementwise, UnaryElementwise
 
 
-@dataclass(frozen=True)
-class Step:
-    """One node: ``values[output] = op.forward(attrs, *values[inputs])``."""
+class Step(NamedTuple):
+    """One node: ``values[output] = op.forward(attrs, *values[inputs])``. (A named tuple: a plan of a
+    million steps is built in a third of the time a frozen dataclass takes.)"""
 
     id: str
     op: Op

@@ -110,6 +110,8 @@ class _Checker:
         self.nodes: dict[str, NodeSpec] = {}
         self.ops: dict[str, Op] = {}
         self.attrs: dict[str, Attrs] = {}
+        #: Each op's validated empty attributes, shared by its nodes that set none.
+        self.default_attrs: dict[Op, Attrs] = {}
         self.leaf_values = LeafValues()
         self.leaf_types: dict[str, TensorType] = {}
 
@@ -128,10 +130,16 @@ class _Checker:
             self.check_node(index, node)
         self.check_references()
         digraph = self.build_digraph()
-        self.check_cycles(digraph)
-        self.fail_if_problems()
         file_index = {id: i for i, id in enumerate(self.places)}
-        order = tuple(nx.lexicographical_topological_sort(digraph, key=file_index.__getitem__))
+        if self.file_order_is_topological(file_index):
+            # Then it is also the order networkx's sort would give (topological, ties by file order),
+            # and there can be no cycle: both answers in one pass over the edges.
+            self.fail_if_problems()
+            order = tuple(self.places)
+        else:
+            self.check_cycles(digraph)
+            self.fail_if_problems()
+            order = tuple(nx.lexicographical_topological_sort(digraph, key=file_index.__getitem__))
         types = self.infer_types(order)
         self.check_loss(types)
         self.fail_if_problems()
@@ -191,9 +199,20 @@ class _Checker:
     def build_digraph(self) -> nx.DiGraph:
         digraph = nx.DiGraph()
         digraph.add_nodes_from(self.places)
-        for node in self.nodes.values():
-            digraph.add_edges_from((name, node.id) for name in node.inputs if name in self.places)
+        places = self.places
+        digraph.add_edges_from(
+            (name, node.id) for node in self.nodes.values() for name in node.inputs if name in places
+        )
         return digraph
+
+    def file_order_is_topological(self, file_index: Mapping[str, int]) -> bool:
+        """Whether every node comes after all its inputs in the file (as specs are usually written)."""
+        for id, node in self.nodes.items():
+            position = file_index[id]
+            for name in node.inputs:
+                if file_index.get(name, position) >= position:
+                    return False
+        return True
 
     def check_cycles(self, digraph: nx.DiGraph) -> None:
         file_index = {id: i for i, id in enumerate(self.places)}
@@ -223,8 +242,13 @@ class _Checker:
                 f"{op.name} takes {len(op.input_names)} input{'s' if len(op.input_names) != 1 else ''} "
                 f"({expected}), got {len(node.inputs)}",
             )
+        if not node.attrs and op in self.default_attrs:  # most nodes take none: validated once per op
+            self.attrs[node.id] = self.default_attrs[op]
+            return
         try:
             self.attrs[node.id] = op.Attrs.model_validate(node.attrs)
+            if not node.attrs:
+                self.default_attrs[op] = self.attrs[node.id]
         except ValidationError as exc:
             for problem in attrs_problems(op, exc):
                 self.report(place, problem)
