@@ -39,8 +39,7 @@ class Step(NamedTuple):
     output: int
 
 
-@dataclass(frozen=True)
-class Trace:
+class Trace(NamedTuple):
     """The values of one forward run, by slot, with the plan that produced them."""
 
     plan: Plan
@@ -50,8 +49,7 @@ class Trace:
         return self.values[self.plan.slot_of(id)]
 
 
-@dataclass(frozen=True)
-class Gradients:
+class Gradients(NamedTuple):
     """What one backward pass found: the gradient of each wanted id, and, when recorded, the gradient
     flowing along each edge (into input ``position`` of node ``id``), whose sum over a value's consumers
     is that value's gradient (accumulation at fan-out)."""
@@ -93,6 +91,8 @@ class Plan:
         self._forward_calls = tuple((s.op.forward, s.attrs, s.inputs, s.output) for s in self.steps)
         self.float_slot: tuple[bool, ...] = tuple(graph.types[id].is_float for id in self.ids)
         self._backward_plans: dict[tuple[int, tuple[int, ...]], _BackwardPlan] = {}
+        self._wanted: dict[tuple[str, ...], tuple[int, ...]] = {}
+        self._unit_seeds: dict[np.dtype, np.ndarray] = {}
         #: Set when the graph is many scalar elementwise nodes: they run as batched numpy calls.
         self.batches: ScalarBatches | None = None
         if batch_scalars is not False:
@@ -170,13 +170,17 @@ class Plan:
         if wrt is None:
             wanted = tuple(range(len(self.ids)))
         else:
-            wanted = tuple(self.slot_of(id) for id in dict.fromkeys(wrt))
-            for slot in wanted:
-                if not self.float_slot[slot]:
-                    dtype = self.graph.types[self.ids[slot]].dtype
-                    raise GraphdiffError(
-                        self.graph.problem(self.ids[slot], f"{dtype} values have no gradient")
-                    )
+            key = tuple(wrt)
+            wanted = self._wanted.get(key)  # the same names are asked for on every training step
+            if wanted is None:
+                wanted = tuple(self.slot_of(id) for id in dict.fromkeys(key))
+                for slot in wanted:
+                    if not self.float_slot[slot]:
+                        dtype = self.graph.types[self.ids[slot]].dtype
+                        raise GraphdiffError(
+                            self.graph.problem(self.ids[slot], f"{dtype} values have no gradient")
+                        )
+                self._wanted[key] = wanted
         backward_plan = self._backward_plan(out_slot, wanted)
         if isinstance(trace.values, SlotValues) and not check_finite and not record_edges:
             grads_by_slot = trace.values.batches.backward(trace.values.vector, out_slot, seed)
@@ -188,7 +192,7 @@ class Plan:
         owned = [False] * len(self.ids)
         grads[out_slot] = seed
         edge_grads: dict[tuple[str, int], np.ndarray] | None = {} if record_edges else None
-        ndarray, add = np.ndarray, np.add
+        ndarray, asarray, add = np.ndarray, np.asarray, np.add
         for step, vjp, attrs, inputs, output, needs, targets in backward_plan.calls:
             upstream_grad = grads[output]
             if upstream_grad is None:
@@ -197,7 +201,9 @@ class Plan:
             for position, slot in targets:
                 grad = local[position]
                 value = values[slot]
-                if type(grad) is not ndarray or grad.shape != value.shape or grad.dtype != value.dtype:
+                if type(grad) is not ndarray and grad is not None:
+                    grad = asarray(grad)  # arithmetic on 0-d arrays gives numpy scalars
+                if grad is None or grad.shape != value.shape or grad.dtype != value.dtype:
                     grad = self._conform(grad, value, step, position)
                 if check_finite:
                     name = step.op.input_names[position]
@@ -237,7 +243,11 @@ class Plan:
                         out_id, f"output has shape {format_shape(out_value.shape)}; pass an upstream gradient"
                     )
                 )
-            return np.ones_like(out_value)
+            unit = self._unit_seeds.get(out_value.dtype)
+            if unit is None:
+                unit = self._unit_seeds[out_value.dtype] = np.ones((), dtype=out_value.dtype)
+                unit.flags.writeable = False  # shared by every pass; handed out only as a copy
+            return unit
         seed = np.asarray(upstream, dtype=out_value.dtype)
         if seed.shape != out_value.shape:
             raise FeedError(
