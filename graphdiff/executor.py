@@ -18,7 +18,7 @@ import difflib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -40,13 +40,22 @@ class Step(NamedTuple):
 
 
 class Trace(NamedTuple):
-    """The values of one forward run, by slot, with the plan that produced them."""
+    """The values of one forward run, by slot, with the plan that produced them. In memory-saving mode
+    (``keep="backward"``), ``freed`` lists the slots whose values were let go: they hold stand-ins."""
 
     plan: Plan
     values: Sequence[np.ndarray]
+    freed: frozenset[int] = frozenset()
 
     def value(self, id: str) -> np.ndarray:
-        return self.values[self.plan.slot_of(id)]
+        slot = self.plan.slot_of(id)
+        if slot in self.freed:
+            raise GraphdiffError(
+                self.plan.graph.problem(
+                    id, 'this value was freed (memory-saving mode): run forward with keep="all" to read it'
+                )
+            )
+        return self.values[slot]
 
 
 class Gradients(NamedTuple):
@@ -67,6 +76,7 @@ class _BackwardPlan:
     #: The steps unpacked for the hot loop: (step, vjp, attrs, inputs, output, needs, [(position, slot)]
     #: for each input needing a gradient).
     calls: tuple[tuple[Any, ...], ...] = ()
+    wanted_set: frozenset[int] = frozenset()
 
 
 class Plan:
@@ -92,6 +102,8 @@ class Plan:
         self.float_slot: tuple[bool, ...] = tuple(graph.types[id].is_float for id in self.ids)
         self._backward_plans: dict[tuple[int, tuple[int, ...]], _BackwardPlan] = {}
         self._wanted: dict[tuple[str, ...], tuple[int, ...]] = {}
+        self._free_schedule: tuple[tuple[int, ...], ...] | None = None
+        self._freeable: frozenset[int] = frozenset()
         self._unit_seeds: dict[np.dtype, np.ndarray] = {}
         #: Set when the graph is many scalar elementwise nodes: they run as batched numpy calls.
         self.batches: ScalarBatches | None = None
@@ -110,20 +122,40 @@ class Plan:
 
     # --- forward ------------------------------------------------------------------------------
 
-    def forward(self, leaf_values: Mapping[str, np.ndarray], *, check_finite: bool = False) -> Trace:
+    def forward(
+        self,
+        leaf_values: Mapping[str, np.ndarray],
+        *,
+        check_finite: bool = False,
+        keep: Literal["all", "backward"] = "all",
+    ) -> Trace:
         """Run every step; ``leaf_values`` holds one checked array per leaf (see :func:`bind_feeds`).
+
+        ``keep="all"`` keeps every value (diagrams and results show them). ``keep="backward"`` is the
+        memory-saving mode: an intermediate value that no op's backward reads (see ``Op.vjp_reads``) is
+        let go as soon as the forward pass is done with it, so a long chain of such ops holds one
+        activation at a time; leaves, outputs and the loss are always kept.
 
         With ``check_finite`` the first nan or inf raises :class:`NonFiniteError` naming the node (and
         numpy's own floating-point warnings, which would name a line inside graphdiff, are silenced).
         """
+        if keep not in ("all", "backward"):
+            raise ValueError(f'keep must be "all" or "backward", not {keep!r}')
+        free_after = self._free_after() if keep == "backward" else None
         if check_finite:
             with np.errstate(all="ignore"):
-                return self._forward(leaf_values, check_finite=True)
+                return self._forward(leaf_values, check_finite=True, free_after=free_after)
         if self.batches is not None:
             return Trace(self, self.batches.forward(leaf_values))
-        return self._forward(leaf_values, check_finite=False)
+        return self._forward(leaf_values, check_finite=False, free_after=free_after)
 
-    def _forward(self, leaf_values: Mapping[str, np.ndarray], *, check_finite: bool) -> Trace:
+    def _forward(
+        self,
+        leaf_values: Mapping[str, np.ndarray],
+        *,
+        check_finite: bool,
+        free_after: tuple[tuple[int, ...], ...] | None = None,
+    ) -> Trace:
         values: list[Any] = [None] * len(self.ids)
         for slot in self.leaf_slots:
             values[slot] = leaf_values[self.ids[slot]]
@@ -143,7 +175,35 @@ class Plan:
             if check_finite:
                 step = self.steps[index]
                 self._check_finite(values[output], step.id, f"forward: {step.op.name} gave a value that is")
-        return Trace(self, tuple(values))
+            if free_after is not None:
+                for slot in free_after[index]:
+                    values[slot] = _stand_in(values[slot])
+        if free_after is None:
+            return Trace(self, tuple(values))
+        return Trace(self, tuple(values), self._freeable)
+
+    def _free_after(self) -> tuple[tuple[int, ...], ...]:
+        """For each step, the slots the memory-saving mode lets go once it has run (computed once)."""
+        if self._free_schedule is None:
+            kept = set(self.leaf_slots) | {self._slots[id] for id in self.graph.outputs}
+            if self.graph.loss is not None:
+                kept.add(self._slots[self.graph.loss])
+            last_use = {}
+            for index, step in enumerate(self.steps):
+                if "output" in step.op.vjp_reads:
+                    kept.add(step.output)
+                if "inputs" in step.op.vjp_reads:
+                    kept.update(step.inputs)
+                last_use[step.output] = index  # a value nobody uses can go at once
+                for slot in step.inputs:
+                    last_use[slot] = index
+            schedule: list[list[int]] = [[] for _ in self.steps]
+            for slot, index in last_use.items():
+                if slot not in kept:
+                    schedule[index].append(slot)
+            self._free_schedule = tuple(tuple(slots) for slots in schedule)
+            self._freeable = frozenset(slot for slots in schedule for slot in slots)
+        return self._free_schedule
 
     # --- backward -----------------------------------------------------------------------------
 
@@ -193,6 +253,7 @@ class Plan:
         grads[out_slot] = seed
         edge_grads: dict[tuple[str, int], np.ndarray] | None = {} if record_edges else None
         ndarray, asarray, add = np.ndarray, np.asarray, np.add
+        wanted_set = backward_plan.wanted_set
         for step, vjp, attrs, inputs, output, needs, targets in backward_plan.calls:
             upstream_grad = grads[output]
             if upstream_grad is None:
@@ -221,6 +282,8 @@ class Plan:
                     total = previous + grad  # 0-d operands give a numpy scalar: made an array to own
                     grads[slot] = total if type(total) is ndarray else np.array(total)
                     owned[slot] = True
+            if output not in wanted_set:
+                grads[output] = None  # passed on to the inputs: let it go (a chain holds one at a time)
         result = {}
         handed_out: set[int] = set()
         for slot in backward_plan.wanted:
@@ -299,7 +362,8 @@ class Plan:
             )
             for step, needs in steps
         )
-        plan = _BackwardPlan(tuple(steps), tuple(s for s in wanted if self.float_slot[s]), calls)
+        kept = tuple(s for s in wanted if self.float_slot[s])
+        plan = _BackwardPlan(tuple(steps), kept, calls, frozenset(wanted))
         self._backward_plans[key] = plan
         return plan
 
@@ -318,6 +382,11 @@ class Plan:
         if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
             kind = "nan" if np.any(np.isnan(array)) else "infinite"
             raise NonFiniteError(self.graph.problem(id, f"{what} {kind}"))
+
+
+def _stand_in(value: np.ndarray) -> np.ndarray:
+    """A value's shape and dtype without its data: one element, broadcast (read-only, zero strides)."""
+    return np.broadcast_to(np.zeros((), dtype=value.dtype), value.shape)
 
 
 def compile_plan(graph: CheckedGraph, *, batch_scalars: bool | None = None) -> Plan:

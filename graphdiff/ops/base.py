@@ -77,6 +77,11 @@ class Op:
     non_differentiable: ClassVar[frozenset[str]] = frozenset()
     #: The symbol diagrams draw on the gate.
     symbol: ClassVar[str] = ""
+    #: What ``vjp`` reads besides the upstream gradient: the input values ("inputs"), the cached output
+    #: ("output"), both (the safe default) or neither (only their shapes and dtypes). The executor's
+    #: memory-saving mode frees, after the forward pass is done with it, a value no vjp reads; the vjp
+    #: then gets a stand-in of the same shape and dtype that holds no data.
+    vjp_reads: ClassVar[frozenset[str]] = frozenset({"inputs", "output"})
 
     def infer(self, attrs: Any, *inputs: TensorType) -> TensorType:
         """The output type for these input types; raise :class:`ShapeError` if they do not fit."""

@@ -62,6 +62,7 @@ class Add(BinaryElementwise):
     """a + b. The add gate distributes the upstream gradient unchanged to both inputs."""
 
     name = "add"
+    vjp_reads = frozenset()
     symbol = "+"
 
     def forward(self, attrs, a, b):
@@ -79,6 +80,7 @@ class Sub(BinaryElementwise):
     """a - b. d/da = 1, d/db = -1."""
 
     name = "sub"
+    vjp_reads = frozenset()
     symbol = "−"
 
     def forward(self, attrs, a, b):
@@ -96,6 +98,7 @@ class Mul(BinaryElementwise):
     """a * b. The mul gate swaps its inputs: d/da = b, d/db = a."""
 
     name = "mul"
+    vjp_reads = frozenset({"inputs"})
     symbol = "×"
 
     def forward(self, attrs, a, b):
@@ -167,6 +170,7 @@ class Neg(UnaryElementwise):
     """-x. d/dx = -1."""
 
     name = "neg"
+    vjp_reads = frozenset()
     symbol = "−x"
 
     def forward(self, attrs, x):
@@ -207,6 +211,7 @@ class Square(UnaryElementwise):
     """x^2. d/dx = 2x."""
 
     name = "square"
+    vjp_reads = frozenset({"inputs"})
     symbol = "x²"
 
     def forward(self, attrs, x):
@@ -221,6 +226,7 @@ class Exp(UnaryElementwise):
     """e^x. d/dx = e^x, which is the cached output."""
 
     name = "exp"
+    vjp_reads = frozenset({"output"})
     symbol = "exp"
 
     def forward(self, attrs, x):
@@ -264,6 +270,7 @@ class Relu(UnaryElementwise):
     """max(0, x). d/dx = 1 where x > 0, else 0. Kink: relu'(0) = 0."""
 
     name = "relu"
+    vjp_reads = frozenset({"inputs"})
     symbol = "relu"
 
     def forward(self, attrs, x):
@@ -282,6 +289,7 @@ class Sigmoid(UnaryElementwise):
     """
 
     name = "sigmoid"
+    vjp_reads = frozenset({"output"})
     symbol = "σ"
 
     def forward(self, attrs, x):
@@ -298,6 +306,7 @@ class Tanh(UnaryElementwise):
     """tanh(x). d/dx = 1 - tanh(x)^2, from the cached output."""
 
     name = "tanh"
+    vjp_reads = frozenset({"output"})
     symbol = "tanh"
 
     def forward(self, attrs, x):

@@ -19,6 +19,7 @@ class Matmul(Op):
     """
 
     name = "matmul"
+    vjp_reads = frozenset({"inputs"})
     symbol = "@"
     input_names = ("a", "b")
 
@@ -61,6 +62,7 @@ class Transpose(Op):
     """Permute the axes (default: reverse them). The gradient is permuted back by the inverse permutation."""
 
     name = "transpose"
+    vjp_reads = frozenset()
     symbol = "ᵀ"
     input_names = ("x",)
     Attrs = TransposeAttrs

@@ -52,6 +52,7 @@ class Sum(Reduction):
     """Sum over the axes. Each input element gets the upstream gradient of its sum."""
 
     name = "sum"
+    vjp_reads = frozenset()
     symbol = "Σ"
 
     def forward(self, attrs, x):
@@ -67,6 +68,7 @@ class Mean(Reduction):
     """Mean over the axes. Each input element gets upstream / (number of elements averaged)."""
 
     name = "mean"
+    vjp_reads = frozenset()
     symbol = "mean"
 
     def forward(self, attrs, x):

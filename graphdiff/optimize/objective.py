@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -85,6 +85,9 @@ class Objective:
         self.batch_symbol = self._batch_symbol()
         self.scores_id, self.labels_id = self._classifier()
         self._initial: Params = {id: np.array(checked.leaf_values[id]) for id in self.param_ids}
+        # The memory-saving mode keeps the graph's loss and outputs, so a loss chosen among them is read.
+        kept = self.loss_id in (checked.loss, *checked.outputs)
+        self._keep: Literal["all", "backward"] = "backward" if kept else "all"
 
     # --- setup ----------------------------------------------------------------------------------
 
@@ -218,7 +221,8 @@ class Objective:
 
     def loss_and_grads(self, params: Params, rows: np.ndarray | None = None) -> tuple[float, Params]:
         """L(params) and dL/d(each parameter) on ``rows`` of the training data."""
-        trace = self.plan.forward(self._leaf_values(params, rows, "train"))
+        # Training reads no intermediate value, so the forward pass keeps only what backward needs.
+        trace = self.plan.forward(self._leaf_values(params, rows, "train"), keep=self._keep)
         gradients = self.plan.backward(trace, wrt=self.param_ids, output=self.loss_id)
         return float(trace.value(self.loss_id)), gradients.grads
 
