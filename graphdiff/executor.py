@@ -276,6 +276,11 @@ class Plan:
                 previous = grads[slot]
                 if previous is None:
                     grads[slot] = grad
+                    if grad.size >= OWN_MIN_SIZE and len(targets) == 1 and edge_grads is None:
+                        # A large gradient the op made afresh (not the upstream passed through, not a
+                        # view, not read-only) is this pass's to add into: a weight's data and
+                        # regularization gradients then sum in place, as hand-written numpy does.
+                        owned[slot] = grad is not upstream_grad and grad.base is None and grad.flags.writeable
                 elif owned[slot]:
                     add(previous, grad, out=previous)
                 else:
@@ -398,6 +403,9 @@ def compile_plan(graph: CheckedGraph, *, batch_scalars: bool | None = None) -> P
     """
     return Plan(graph, batch_scalars=batch_scalars)
 
+
+#: Gradients at least this large are accumulated in place when fresh (smaller ones: not worth the check).
+OWN_MIN_SIZE = 4096
 
 #: Below this many nodes a scalar graph runs step by step: batching pays off only with many per level.
 BATCH_MIN_NODES = 256

@@ -275,3 +275,26 @@ def test_a_freed_value_is_refused_not_read_as_zeros():
     assert trace.value(graph.loss).shape == ()  # the loss, outputs and leaves are kept
     with pytest.raises(ValueError):
         graph.plan.forward(bind_feeds(graph.checked, None), keep="some")
+
+
+def test_large_gradients_sum_in_place_without_touching_anything_else():
+    """W (8,192 elements) gets three contributions: the first fresh one is added into in place."""
+    rng = np.random.default_rng(3)
+    graph = gd.Graph("fan_in")
+    X = graph.input("X", value=rng.standard_normal((16, 64)))
+    W = graph.parameter("W", value=rng.standard_normal((64, 128)))
+    scores = X @ W
+    graph.set_loss(gd.sum(scores * scores) + gd.l2_regularization(W, lam=0.1) + gd.sum(W))
+    plan = graph.plan
+    values = bind_feeds(graph.checked, None)
+    W0 = values["W"].copy()
+    trace = plan.forward(values)
+    first = plan.backward(trace, wrt=["W"]).grads["W"]
+    again = plan.backward(trace, wrt=["W"]).grads["W"]
+    x, w = graph.checked.leaf_values["X"], W0
+    expected = x.T @ (2 * (x @ w)) + 0.2 * w + 1.0
+    np.testing.assert_allclose(first, expected, rtol=1e-12)
+    np.testing.assert_array_equal(again, first)  # nothing cached was mutated by the first pass
+    np.testing.assert_array_equal(values["W"], W0)
+    np.testing.assert_array_equal(trace.value("W"), W0)
+    assert first is not again

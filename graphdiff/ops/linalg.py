@@ -46,8 +46,9 @@ class Matmul(Op):
         a2 = a if a.ndim == 2 else a[np.newaxis, :]
         b2 = b if b.ndim == 2 else b[:, np.newaxis]
         up2 = upstream.reshape(a2.shape[0], b2.shape[1])
-        grad_a = (up2 @ b2.T).reshape(a.shape) if needs[0] else None
-        grad_b = (a2.T @ up2).reshape(b.shape) if needs[1] else None
+        # The products already have the 2-D operands' shapes; reshape only 1-D operands (no views).
+        grad_a = (up2 @ b2.T if a.ndim == 2 else (up2 @ b2.T).reshape(a.shape)) if needs[0] else None
+        grad_b = (a2.T @ up2 if b.ndim == 2 else (a2.T @ up2).reshape(b.shape)) if needs[1] else None
         return grad_a, grad_b
 
 
