@@ -32,7 +32,7 @@ from .errors import GraphdiffError, Problem, ShapeError, SpecError
 from .executor import Gradients, Plan, Trace, bind_feeds, compile_plan
 from .fileio import write_atomic
 from .gradcheck import GradientCheckReport, check_plan_gradients
-from .graph import CheckedGraph, attrs_problems, check_graph, literal_value
+from .graph import CheckedGraph, attrs_problems, check_graph, gc_paused, literal_value
 from .ops import REGISTRY, TensorType, format_shape
 from .spec import (
     DEFAULT_MAX_ELEMENTS,
@@ -572,8 +572,9 @@ class Graph:
 def load(path: str | os.PathLike[str], *, max_elements: int = DEFAULT_MAX_ELEMENTS) -> Graph:
     """Load and check a spec file. Array files it names are read from beside it, at most ``max_elements``
     elements each. Raises :class:`~graphdiff.SpecError` listing every problem found."""
-    spec, source = read_spec(path)
-    graph = Graph.from_checked(check_graph(spec, source, max_elements=max_elements))
+    with gc_paused():
+        spec, source = read_spec(path)
+        graph = Graph.from_checked(check_graph(spec, source, max_elements=max_elements))
     graph._max_elements = max_elements
     return graph
 
@@ -582,8 +583,9 @@ def loads(
     text: str | bytes, *, folder: str | os.PathLike[str] | None = None, label: str | None = None
 ) -> Graph:
     """Load a spec from text; array files are read from ``folder`` (refused when it is None)."""
-    spec, source = parse_spec(text, label=label, folder=Path(folder) if folder is not None else None)
-    return Graph.from_checked(check_graph(spec, source))
+    with gc_paused():
+        spec, source = parse_spec(text, label=label, folder=Path(folder) if folder is not None else None)
+        return Graph.from_checked(check_graph(spec, source))
 
 
 def save(graph: Graph, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:

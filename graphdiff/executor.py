@@ -23,7 +23,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 from .errors import ComputeError, FeedError, GraphdiffError, NonFiniteError, Problem
-from .graph import CheckedGraph
+from .graph import CheckedGraph, gc_paused
 from .ops import Attrs, Op, bind_symbols, format_shape
 from .ops.elementwise import BinaryElementwise, UnaryElementwise
 
@@ -401,7 +401,8 @@ def compile_plan(graph: CheckedGraph, *, batch_scalars: bool | None = None) -> P
     :class:`ScalarBatches`); None (default) when that pays (at least ``BATCH_MIN_NODES`` nodes, at least
     ``BATCH_MIN_AVERAGE`` per batch), True whenever the graph qualifies, False never.
     """
-    return Plan(graph, batch_scalars=batch_scalars)
+    with gc_paused():
+        return Plan(graph, batch_scalars=batch_scalars)
 
 
 #: Gradients at least this large are accumulated in place when fresh (smaller ones: not worth the check).

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -298,3 +299,21 @@ def test_large_gradients_sum_in_place_without_touching_anything_else():
     np.testing.assert_array_equal(values["W"], W0)
     np.testing.assert_array_equal(trace.value("W"), W0)
     assert first is not again
+
+
+def test_loading_pauses_the_garbage_collector_and_always_restores_it(tmp_path):
+    import gc
+
+    (tmp_path / "bad.json").write_text('{"format_version": 1, "name": "x", "leaves": [], "nodes": [{}]}')
+    assert gc.isenabled()
+    gd.load(Path(__file__).parent.parent / "examples" / "cs231n_circuit.json")
+    assert gc.isenabled()
+    with pytest.raises(gd.SpecError):
+        gd.load(tmp_path / "bad.json")
+    assert gc.isenabled()  # restored on failure too
+    gc.disable()
+    try:
+        gd.load(Path(__file__).parent.parent / "examples" / "cs231n_circuit.json")
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
