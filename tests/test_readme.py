@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -80,3 +81,18 @@ def test_optimization_lab_numbers_are_what_the_commands_give():
         f"validation loss {result.final_val.loss:.6g}, validation accuracy {result.final_val.accuracy:.1%}"
     )
     assert summary in lab
+
+
+def test_optimization_lab_python_example_runs():
+    pytest.importorskip("sklearn")
+    lab = README.split("## Optimization lab")[1].split("\n## ")[0]
+    code = re.findall(r"```python\n(.*?)```", lab, flags=re.S)[0]
+    namespace: dict = {}
+    cwd = os.getcwd()
+    os.chdir(ROOT)  # the example loads examples/digits_svm.json
+    try:
+        exec(compile(code, "README.md (optimization lab)", "exec"), namespace)
+    finally:
+        os.chdir(cwd)
+    assert namespace["result"].final_val.accuracy > 0.9
+    assert namespace["png"].startswith(b"\x89PNG")
