@@ -71,12 +71,11 @@ class Gradients(NamedTuple):
 class _BackwardPlan:
     """Which slots need a gradient for one (output, wanted set), and which inputs of each step."""
 
-    steps: tuple[tuple[Step, tuple[bool, ...]], ...]
     wanted: tuple[int, ...]
-    #: The steps unpacked for the hot loop: (step, vjp, attrs, inputs, output, needs, [(position, slot)]
-    #: for each input needing a gradient).
-    calls: tuple[tuple[Any, ...], ...] = ()
-    wanted_set: frozenset[int] = frozenset()
+    #: The steps to run, unpacked for the hot loop: (step, vjp, attrs, inputs, output, needs,
+    #: [(position, slot) for each input needing a gradient]).
+    calls: tuple[tuple[Any, ...], ...]
+    wanted_set: frozenset[int]
 
 
 class Plan:
@@ -242,7 +241,7 @@ class Plan:
                         )
                 self._wanted[key] = wanted
         backward_plan = self._backward_plan(out_slot, wanted)
-        if isinstance(trace.values, SlotValues) and not check_finite and not record_edges:
+        if type(trace.values) is SlotValues and not check_finite and not record_edges:
             grads_by_slot = trace.values.batches.backward(trace.values.vector, out_slot, seed)
             return Gradients({self.ids[s]: np.array(grads_by_slot[s]) for s in backward_plan.wanted})
 
@@ -368,7 +367,7 @@ class Plan:
             for step, needs in steps
         )
         kept = tuple(s for s in wanted if self.float_slot[s])
-        plan = _BackwardPlan(tuple(steps), kept, calls, frozenset(wanted))
+        plan = _BackwardPlan(kept, calls, frozenset(wanted))
         self._backward_plans[key] = plan
         return plan
 

@@ -26,7 +26,6 @@ from ..optimize.export import (
     csv_text,
     landscape_grid,
     npz_bytes,
-    params_arrays,
     trained_spec,
     write_all,
 )
@@ -397,7 +396,7 @@ def _interrupted() -> int:
 def _params_files(
     objective: optimize.Objective, params: optimize.Params, paths: dict[str, Path], note: str
 ) -> dict[Path, bytes | str]:
-    files: dict[Path, bytes | str] = {paths["npz"]: npz_bytes(params_arrays(params))}
+    files: dict[Path, bytes | str] = {paths["npz"]: npz_bytes(params)}
     if "spec" in paths:
         spec = trained_spec(objective.graph, paths["npz"].name, paths["spec"], note)
         files[paths["spec"]] = dump_spec(spec)

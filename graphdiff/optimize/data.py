@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +36,6 @@ class Dataset:
     name: str
     arrays: Mapping[str, np.ndarray]
     description: str = ""
-    classes: int | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.arrays:
@@ -53,9 +52,7 @@ class Dataset:
 
     def take(self, rows: np.ndarray, name: str | None = None) -> Dataset:
         """The examples at ``rows`` (an index array), in that order."""
-        return Dataset(
-            name or self.name, {k: a[rows] for k, a in self.arrays.items()}, self.description, self.classes
-        )
+        return Dataset(name or self.name, {k: a[rows] for k, a in self.arrays.items()}, self.description)
 
     def split(self, val_fraction: float, *, seed: int = 0) -> tuple[Dataset, Dataset | None]:
         """A seeded random split into (train, validation); no validation set when the fraction is 0."""
@@ -96,7 +93,6 @@ def spiral(points_per_class: int = 100, classes: int = 3, *, seed: int = 0) -> D
         "spiral",
         {"X": np.concatenate(xs), "y": np.concatenate(ys)},
         f"{classes}-arm spiral, {points_per_class} points per arm (CS231n case study), seed {seed}",
-        classes,
     )
 
 
@@ -119,7 +115,6 @@ def digits() -> Dataset:
         "digits",
         {"X": bunch.data.astype(np.float64) / 16.0, "y": bunch.target.astype(np.int64)},
         "scikit-learn's 8x8 handwritten digits (UCI), 1,797 images, pixels scaled to [0, 1]",
-        10,
     )
 
 

@@ -19,7 +19,6 @@ from ..fileio import check_writable, write_atomic_many
 from ..graph import CheckedGraph
 from ..spec import ArrayFile, GraphSpec
 from .landscape import Landscape
-from .objective import Params
 
 
 def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
@@ -119,10 +118,6 @@ def landscape_grid(landscape: Landscape, path: Path) -> bytes | str:
     for n, direction in enumerate(landscape.directions, start=1):
         arrays.update({f"direction{n}/{id}": d for id, d in direction.items()})
     return npz_bytes(arrays)
-
-
-def params_arrays(params: Params) -> dict[str, np.ndarray]:
-    return {id: np.asarray(value) for id, value in params.items()}
 
 
 def check_outputs(paths: Iterable[Path], *, overwrite: bool) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import TextIO
 
 from tqdm import tqdm
 
@@ -11,16 +10,14 @@ from tqdm import tqdm
 MIN_INTERVAL = 0.2
 
 
-def progress_bar(
-    total: int, description: str, *, unit: str, enabled: bool, file: TextIO | None = None
-) -> tqdm:
+def progress_bar(total: int, description: str, *, unit: str, enabled: bool) -> tqdm:
     """A bar on stderr counting ``total`` units; a no-op object with the same methods when disabled."""
     return tqdm(
         total=total,
         desc=description,
         unit=unit,
         disable=not enabled,
-        file=file or sys.stderr,
+        file=sys.stderr,
         dynamic_ncols=True,
         leave=False,
         mininterval=MIN_INTERVAL,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -118,7 +118,6 @@ class TrainResult:
     #: The step at which the loss or a gradient became non-finite (``params`` are those before it).
     diverged_at: int | None = None
     diverged_what: str = ""
-    evaluations: list[int] = field(default_factory=list)
 
     @property
     def steps_done(self) -> int:
