@@ -33,7 +33,7 @@ from .executor import Gradients, Plan, Trace, bind_feeds, compile_plan
 from .fileio import write_atomic
 from .gradcheck import GradientCheckReport, check_plan_gradients
 from .graph import CheckedGraph, attrs_problems, check_graph, gc_paused, literal_value
-from .ops import REGISTRY, TensorType, format_shape
+from .ops import FLOAT_DTYPES, REGISTRY, TensorType, format_shape
 from .spec import (
     DEFAULT_MAX_ELEMENTS,
     FORMAT_VERSION,
@@ -171,7 +171,8 @@ class Result:
             raise GraphdiffError(f"no gradients: run backward() first (asked for {json.dumps(id)})")
         if id not in self._grads:
             self.trace.plan.slot_of(id)  # raises for an unknown id
-            reason = "int64 values have no gradient" if not self.graph.types[id].is_float else "not asked for"
+            type_ = self.graph.types[id]
+            reason = f"{type_.dtype} values have no gradient" if not type_.is_float else "not asked for"
             raise GraphdiffError(f"no gradient for {json.dumps(id)}: {reason}")
         return self._grads[id]
 
@@ -334,10 +335,9 @@ class Graph:
             parsed = definition.Attrs.model_validate(clean)
         except ValidationError as exc:
             raise SpecError(*(Problem(None, place, m) for m in attrs_problems(definition, exc))) from None
-        if len(tensors) != len(definition.input_names):
-            raise SpecError(
-                Problem(None, place, f"{op} takes {len(definition.input_names)} inputs, got {len(tensors)}")
-            )
+        arity_problem = definition.arity_problem(len(tensors))
+        if arity_problem is not None:
+            raise SpecError(Problem(None, place, arity_problem))
         try:
             out_type = definition.infer(parsed, *(t.type for t in tensors))
         except ShapeError as exc:
@@ -523,7 +523,7 @@ class Graph:
         if isinstance(item, bool) or not isinstance(item, int | float | np.number):
             raise TypeError(f"expected a Tensor or a number, got {type(item).__name__}")
         return self.constant(
-            self._fresh_id("const"), float(item), dtype=dtype if dtype != "int64" else "float64"
+            self._fresh_id("const"), float(item), dtype=dtype if dtype in FLOAT_DTYPES else "float64"
         )
 
     def _own(self, tensor: Tensor) -> None:

@@ -25,7 +25,6 @@ import numpy as np
 from .errors import ComputeError, FeedError, GraphdiffError, NonFiniteError, Problem
 from .graph import CheckedGraph, gc_paused
 from .ops import Attrs, Op, bind_symbols, format_shape
-from .ops.elementwise import BinaryElementwise, UnaryElementwise
 
 
 class Step(NamedTuple):
@@ -266,7 +265,7 @@ class Plan:
                 if grad is None or grad.shape != value.shape or grad.dtype != value.dtype:
                     grad = self._conform(grad, value, step, position)
                 if check_finite:
-                    name = step.op.input_names[position]
+                    name = step.op.input_name(position)
                     self._check_finite(
                         grad, step.id, f"backward: the gradient flowing into input {name!r} is"
                     )
@@ -377,7 +376,7 @@ class Plan:
             got = "nothing" if grad is None else format_shape(np.shape(grad))
             raise AssertionError(
                 f"op {step.op.name!r} returned a gradient of shape {got} for input "
-                f"{step.op.input_names[position]!r} of shape {format_shape(value.shape)} (node {step.id!r})"
+                f"{step.op.input_name(position)!r} of shape {format_shape(value.shape)} (node {step.id!r})"
             )
         grad = np.asarray(grad)
         return grad if grad.dtype == value.dtype else grad.astype(value.dtype)
@@ -471,7 +470,7 @@ class ScalarBatches:
         dtypes = {graph.types[id].dtype for id in plan.ids}
         if len(dtypes) != 1 or not all(graph.types[id].shape == () for id in plan.ids):
             return None
-        if not all(isinstance(step.op, UnaryElementwise | BinaryElementwise) for step in plan.steps):
+        if not all(step.op.elementwise for step in plan.steps):
             return None
         depth = [0] * len(plan.ids)
         groups: dict[tuple[int, str, Attrs], list[Step]] = {}
@@ -486,7 +485,7 @@ class ScalarBatches:
             op = members[0].op
             inputs = tuple(
                 np.array([m.inputs[position] for m in members], dtype=np.intp)
-                for position in range(len(op.input_names))
+                for position in range(len(members[0].inputs))
             )
             batches.append(
                 _Batch(
@@ -593,10 +592,13 @@ def _feed_array(label: str | None, id: str, value: Any, dtype: str) -> np.ndarra
         raise FeedError(Problem(label, place, f"not an array of numbers ({exc})")) from None
     if array.dtype.kind not in "biuf":
         raise FeedError(Problem(label, place, f"not an array of numbers (dtype {array.dtype})"))
-    if dtype == "int64":
+    if dtype == "bool":
+        if array.dtype.kind != "b":
+            raise FeedError(Problem(label, place, f"the input is bool (a mask); got {array.dtype} values"))
+    elif dtype == "int64":
         if array.dtype.kind not in "iu":
             raise FeedError(
-                Problem(label, place, f"the input is int64 (class labels); got {array.dtype} values")
+                Problem(label, place, f"the input is int64 (indices or labels); got {array.dtype} values")
             )
     elif array.dtype.kind == "b":
         raise FeedError(Problem(label, place, "the input is a float; got booleans"))

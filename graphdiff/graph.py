@@ -253,13 +253,9 @@ class _Checker:
             self.report(place, f"unknown op {_quote(node.op)}{_guess(node.op, REGISTRY)}")
             return
         self.ops[node.id] = op
-        if len(node.inputs) != len(op.input_names):
-            expected = ", ".join(op.input_names)
-            self.report(
-                place,
-                f"{op.name} takes {len(op.input_names)} input{'s' if len(op.input_names) != 1 else ''} "
-                f"({expected}), got {len(node.inputs)}",
-            )
+        arity_problem = op.arity_problem(len(node.inputs))
+        if arity_problem is not None:
+            self.report(place, arity_problem)
         if not node.attrs and op in self.default_attrs:  # most nodes take none: validated once per op
             self.attrs[node.id] = self.default_attrs[op]
             return
@@ -424,6 +420,12 @@ def literal_value(value: Any, dtype: str) -> np.ndarray:
         raise SpecError("value: nested lists have rows of different lengths") from None
     if array.dtype == object:
         raise SpecError("value: nested lists have rows of different lengths")
+    if dtype == "bool":
+        if array.dtype.kind != "b" and array.size:
+            raise SpecError("value: a bool leaf's values must be true or false")
+        return array.astype(np.bool_)
+    if array.dtype.kind == "b" and array.size:
+        raise SpecError(f"value: true and false are values of bool leaves; this leaf is {dtype}")
     if dtype == "int64":
         if array.dtype.kind != "i" and array.size:
             raise SpecError("value: an int64 leaf's values must be integers")
@@ -471,7 +473,7 @@ def check_initializer(
             f"value.init: shape {format_shape(leaf.shape)} has {size} elements, more than the "
             f"limit of {max_elements}"
         )
-    if leaf.dtype == "int64" and not isinstance(init, ZerosInit | OnesInit):
+    if leaf.dtype in ("int64", "bool") and not isinstance(init, ZerosInit | OnesInit):
         raise SpecError(f"value.init: {init.init} initializes float leaves only")
     if isinstance(init, UniformInit) and not math.isfinite(init.high - init.low):
         raise SpecError("value.init: high - low is out of the float64 range")
@@ -486,7 +488,7 @@ def initial_value(leaf: LeafSpec, init: ZerosInit | OnesInit | NormalInit | Unif
         return np.zeros(shape, dtype=leaf.dtype)
     if isinstance(init, OnesInit):
         return np.ones(shape, dtype=leaf.dtype)
-    if leaf.dtype == "int64":
+    if leaf.dtype in ("int64", "bool"):
         raise SpecError(f"value.init: {init.init} initializes float leaves only")
     rng = np.random.default_rng(init.seed)
     if isinstance(init, NormalInit):

@@ -200,7 +200,7 @@ BAD_FEEDS = [
     pytest.param(
         "classifier.json",
         ["--feed", "X=[[1,2,3]]", "--feed", "y=[0.5]"],
-        'classifier.json: feed "y": the input is int64 (class labels); got float64 values',
+        'classifier.json: feed "y": the input is int64 (indices or labels); got float64 values',
         id="floats-for-int64-labels",
     ),
     pytest.param(
@@ -269,7 +269,7 @@ def test_bad_feeds_in_a_real_process_print_no_traceback(folder):
     assert proc.returncode == 2
     assert_no_traceback(proc)
     assert problem_lines(proc.stderr) == [
-        'classifier.json: feed "y": the input is int64 (class labels); got float64 values'
+        'classifier.json: feed "y": the input is int64 (indices or labels); got float64 values'
     ]
 
 

@@ -198,8 +198,8 @@ def op_sandwich(case: OpCase, family: Family) -> tuple[gd.Graph, list[str]]:
     graph = gd.Graph(f"sandwich_{case.op}")
     inputs, params = [], []
     for i, value in enumerate(case.make_inputs(rng, family)):
-        if value.dtype == np.int64:
-            inputs.append(graph.input(f"labels{i}", value=value, dtype="int64"))
+        if value.dtype != np.float64:  # labels, indices, conditions
+            inputs.append(graph.input(f"labels{i}", value=value, dtype=str(value.dtype)))
             continue
         leaf = graph.parameter(f"p{i}", value=value)
         params.append(leaf.id)
@@ -211,7 +211,9 @@ def op_sandwich(case: OpCase, family: Family) -> tuple[gd.Graph, list[str]]:
 
 
 @pytest.mark.parametrize(
-    ("case", "family"), [(case, case.families[-1]) for case in CASES], ids=lambda v: getattr(v, "op", "")
+    ("case", "family"),
+    [(case, case.families[-1]) for case in CASES if case.differentiable],
+    ids=lambda v: getattr(v, "op", ""),
 )
 def test_memory_saving_mode_gives_the_same_gradients_for_every_op(case, family):
     graph, params = op_sandwich(case, family)
@@ -224,7 +226,7 @@ def test_memory_saving_mode_gives_the_same_gradients_for_every_op(case, family):
         np.testing.assert_array_equal(lean[id], full[id], err_msg=f"{case.op}: {id}")
     op = gd.OPS[case.op]
     freed = {plan.ids[slot] for slot in trace.freed}
-    float_inputs = {f"in{i}" for i in range(len(op.input_names))} & set(graph.checked.nodes)
+    float_inputs = {f"in{i}" for i in range(len(family.shapes))} & set(graph.checked.nodes)
     assert (float_inputs <= freed) == ("inputs" not in op.vjp_reads)
     assert ("op" in freed) == ("output" not in op.vjp_reads and not case.is_loss)
 

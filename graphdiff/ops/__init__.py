@@ -4,7 +4,18 @@ Op names in spec files resolve only through :data:`REGISTRY`: nothing is importe
 module by name. Importing this package imports each family module once, which registers its ops.
 """
 
-from . import elementwise, linalg, losses, reductions, shape, softmax  # noqa: F401  (registers the ops)
+from . import (  # noqa: F401  (registers the ops)
+    conv,
+    elementwise,
+    indexing,
+    linalg,
+    logic,
+    losses,
+    normalization,
+    reductions,
+    shape,
+    softmax,
+)
 from .base import (
     DTYPES,
     FLOAT_DTYPES,

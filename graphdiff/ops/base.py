@@ -25,7 +25,9 @@ Dim = int | str
 Shape = tuple[Dim, ...]
 
 FLOAT_DTYPES = ("float64", "float32")
-DTYPES = ("float64", "float32", "int64")
+#: Every dtype a value may have: floats carry gradients; int64 (indices, labels) and bool (masks,
+#: comparison results) do not.
+DTYPES = ("float64", "float32", "int64", "bool")
 
 
 def format_shape(shape: Sequence[Dim]) -> str:
@@ -65,12 +67,33 @@ class NoAttrs(Attrs):
 
 
 class Op:
-    """One primitive. Subclasses set the class attributes and implement the three methods."""
+    """One primitive. Subclasses set the class attributes and implement the three methods.
+
+    Everything other modules need to know about an op is declared here, never found out by testing its
+    class: its arity (``input_names``, ``min_inputs``, ``variadic``), which inputs carry no gradient, its
+    family and diagram symbol, and capabilities such as ``elementwise`` or ``classifies``.
+    """
 
     #: The name used in spec files (declared, never derived from the class name).
     name: ClassVar[str]
-    #: Names of the inputs, in order; they appear in error messages and diagrams.
+    #: Names of the inputs, in order; they appear in error messages and diagrams. A variadic op's last
+    #: name stands for any number of inputs (``inputs[0]``, ``inputs[1]``, ...).
     input_names: ClassVar[tuple[str, ...]]
+    #: How many inputs must be given; the rest of ``input_names`` are optional (conv2d's ``bias``).
+    #: None means all of them (or, for a variadic op, at least one for its last name).
+    min_inputs: ClassVar[int | None] = None
+    #: Whether the last input name repeats: concat, stack and einsum take any number of inputs.
+    variadic: ClassVar[bool] = False
+    #: The family the op is listed under (``graphdiff ops``, README's op table).
+    family: ClassVar[str] = "other"
+    #: Applies a scalar function to every element (with numpy broadcasting) and nothing else: the
+    #: executor may then run many scalar nodes of this op as one batched numpy call.
+    elementwise: ClassVar[bool] = False
+    #: A classification loss over (scores, labels) in its first two inputs, scores' argmax being the
+    #: predicted class: the lab reports accuracy for it.
+    classifies: ClassVar[bool] = False
+    #: Attributes the Python builder takes before the inputs, as numpy does (``gd.einsum("ij->ji", a)``).
+    leading_attrs: ClassVar[tuple[str, ...]] = ()
     #: The pydantic model of the attributes.
     Attrs: ClassVar[type[Attrs]] = NoAttrs
     #: Inputs that carry no gradient (integer class labels).
@@ -106,8 +129,49 @@ class Op:
         """
         raise NotImplementedError
 
+    def input_name(self, index: int) -> str:
+        """The name of input ``index``: ``x``, or ``inputs[2]`` for the repeating input of a variadic op."""
+        if self.variadic and index >= len(self.input_names) - 1:
+            return f"{self.input_names[-1]}[{index - len(self.input_names) + 1}]"
+        return self.input_names[index]
+
+    def input_names_for(self, count: int) -> tuple[str, ...]:
+        """The names of ``count`` inputs."""
+        return tuple(self.input_name(i) for i in range(count))
+
+    @property
+    def arity(self) -> tuple[int, int | None]:
+        """(least, most) inputs; most is None for a variadic op."""
+        least = self.min_inputs if self.min_inputs is not None else len(self.input_names)
+        return least, None if self.variadic else len(self.input_names)
+
+    def arity_problem(self, count: int) -> str | None:
+        """Why ``count`` inputs do not fit this op, or None when they do."""
+        least, most = self.arity
+        if least <= count and (most is None or count <= most):
+            return None
+        if most is None:
+            wanted = f"at least {least} input{'s' if least != 1 else ''}"
+        elif least == most:
+            wanted = f"{least} input{'s' if least != 1 else ''} ({', '.join(self.input_names)})"
+        else:
+            wanted = f"{least} to {most} inputs ({', '.join(self.input_names)})"
+        return f"{self.name} takes {wanted}, got {count}"
+
+    def signature(self) -> str:
+        """``conv2d(x, weight, bias?)``, ``concat(*inputs)``: the inputs as ``graphdiff ops`` lists them."""
+        least = self.arity[0]
+        parts = []
+        for index, name in enumerate(self.input_names):
+            if self.variadic and index == len(self.input_names) - 1:
+                parts.append(f"*{name}")
+            else:
+                parts.append(name if index < least else f"{name}?")
+        return f"{self.name}({', '.join(parts)})"
+
     def differentiable(self, index: int) -> bool:
-        return self.input_names[index] not in self.non_differentiable
+        name = self.input_names[min(index, len(self.input_names) - 1)]
+        return name not in self.non_differentiable
 
 
 REGISTRY: dict[str, Op] = {}
@@ -126,7 +190,7 @@ def register(cls: type[Op]) -> type[Op]:
 
 def require_float(op: Op, types: Sequence[TensorType], names: Sequence[str] | None = None) -> str:
     """The floating dtype of the result (numpy promotion: float64 wins); refuse integer inputs."""
-    for name, t in zip(names or op.input_names, types, strict=False):
+    for name, t in zip(names or op.input_names_for(len(types)), types, strict=False):
         if not t.is_float:
             raise ShapeError(f"{op.name}: input {name!r} is {t.dtype}; {op.name} needs float32 or float64")
     return "float64" if any(t.dtype == "float64" for t in types) else "float32"
@@ -135,6 +199,19 @@ def require_float(op: Op, types: Sequence[TensorType], names: Sequence[str] | No
 def require_labels(op: Op, name: str, t: TensorType) -> None:
     if t.dtype != "int64":
         raise ShapeError(f"{op.name}: input {name!r} must be int64 class labels, got {t.dtype}")
+
+
+def require_dtype(op: Op, name: str, t: TensorType, dtype: str, what: str) -> None:
+    """Refuse an input whose dtype is not ``dtype`` (``what`` says what it is for: "indices")."""
+    if t.dtype != dtype:
+        raise ShapeError(f"{op.name}: input {name!r} must be {dtype} {what}, got {t.dtype}")
+
+
+def normalize_axis(op: Op, axis: int, ndim: int, what: str = "axis") -> int:
+    """One axis as a non-negative int (numpy: -1 is the last)."""
+    if not -ndim <= axis < ndim:
+        raise ShapeError(f"{op.name}: {what} {axis} is out of range for a {ndim}-d input")
+    return axis % ndim
 
 
 def broadcast_shapes(op: Op, *shapes: Shape) -> Shape:

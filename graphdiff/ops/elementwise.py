@@ -23,6 +23,8 @@ class UnaryElementwise(Op):
     """f(x) applied to every element; the gradient is upstream x f'(x), elementwise."""
 
     input_names = ("x",)
+    family = "elementwise"
+    elementwise = True
 
     def infer(self, attrs: Any, x: TensorType) -> TensorType:
         return TensorType(x.shape, require_float(self, [x]))
@@ -39,6 +41,8 @@ class BinaryElementwise(Op):
     """f(a, b) over the broadcast of a and b; each gradient is summed back to its input's shape."""
 
     input_names = ("a", "b")
+    family = "elementwise"
+    elementwise = True
 
     def infer(self, attrs: Any, a: TensorType, b: TensorType) -> TensorType:
         dtype = require_float(self, [a, b])

@@ -19,6 +19,7 @@ class Matmul(Op):
     """
 
     name = "matmul"
+    family = "linear algebra"
     vjp_reads = frozenset({"inputs"})
     symbol = "@"
     input_names = ("a", "b")
@@ -63,6 +64,7 @@ class Transpose(Op):
     """Permute the axes (default: reverse them). The gradient is permuted back by the inverse permutation."""
 
     name = "transpose"
+    family = "shape"
     vjp_reads = frozenset()
     symbol = "ᵀ"
     input_names = ("x",)

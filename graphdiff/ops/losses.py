@@ -24,6 +24,8 @@ class ClassificationLoss(Op):
 
     input_names = ("scores", "labels")
     non_differentiable = frozenset({"labels"})
+    family = "losses"
+    classifies = True
 
     def infer(self, attrs, scores: TensorType, labels: TensorType) -> TensorType:
         dtype = require_float(self, [scores], names=self.input_names[:1])
@@ -137,6 +139,7 @@ class SquaredError(Op):
     """
 
     name = "squared_error"
+    family = "losses"
     symbol = "½(y−t)²"
     input_names = ("prediction", "target")
     Attrs = SquaredErrorAttrs
@@ -164,13 +167,14 @@ class SquaredError(Op):
 
 
 class RegularizationAttrs(Attrs):
-    strength: float = Field(
+    lam: float = Field(
         default=1.0, alias="lambda", ge=0, description="The regularization strength lambda."
     )
 
 
 class Regularization(Op):
     input_names = ("w",)
+    family = "losses"
     Attrs = RegularizationAttrs
 
     def infer(self, attrs, w: TensorType) -> TensorType:
@@ -185,11 +189,11 @@ class L2Regularization(Regularization):
     symbol = "λ‖w‖²"
 
     def forward(self, attrs, w):
-        return attrs.strength * np.sum(w * w)
+        return attrs.lam * np.sum(w * w)
 
     def vjp(self, attrs, upstream, out, values, needs):
         (w,) = values
-        return (upstream * (2.0 * attrs.strength) * w,)
+        return (upstream * (2.0 * attrs.lam) * w,)
 
 
 @register
@@ -200,8 +204,8 @@ class L1Regularization(Regularization):
     symbol = "λ‖w‖₁"
 
     def forward(self, attrs, w):
-        return attrs.strength * np.sum(np.abs(w))
+        return attrs.lam * np.sum(np.abs(w))
 
     def vjp(self, attrs, upstream, out, values, needs):
         (w,) = values
-        return (upstream * attrs.strength * np.sign(w),)
+        return (upstream * attrs.lam * np.sign(w),)

@@ -26,6 +26,7 @@ class ReduceAttrs(Attrs):
 
 class Reduction(Op):
     input_names = ("x",)
+    family = "reductions"
     Attrs = ReduceAttrs
 
     def infer(self, attrs, x: TensorType) -> TensorType:

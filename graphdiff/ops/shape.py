@@ -24,6 +24,7 @@ class Reshape(Op):
     """
 
     name = "reshape"
+    family = "shape"
     vjp_reads = frozenset()
     symbol = "reshape"
     input_names = ("x",)

@@ -27,6 +27,7 @@ def stable_log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
 
 class _SoftmaxBase(Op):
     input_names = ("x",)
+    family = "softmax"
     Attrs = SoftmaxAttrs
 
     def infer(self, attrs, x: TensorType) -> TensorType:
@@ -77,6 +78,7 @@ class LogSumExp(Reduction):
     """
 
     name = "logsumexp"
+    family = "reductions"
     symbol = "log Σ exp"
 
     def _shifted_exp(self, attrs, x):

@@ -18,7 +18,6 @@ import numpy as np
 from ..errors import FeedError, GraphdiffError, Problem
 from ..executor import Plan, bind_feeds, compile_plan
 from ..graph import CheckedGraph
-from ..ops.losses import ClassificationLoss
 from .data import Dataset
 
 if TYPE_CHECKING:
@@ -151,7 +150,8 @@ class Objective:
 
     def _classifier(self) -> tuple[str | None, str | None]:
         for id in self.graph.order:
-            if isinstance(self.graph.ops.get(id), ClassificationLoss):
+            op = self.graph.ops.get(id)
+            if op is not None and op.classifies:
                 scores, labels = self.graph.nodes[id].inputs
                 if labels in self.bindings or (not self.bindings and self.graph.kind(labels) == "input"):
                     return scores, labels

@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    StrictBool,
     StrictFloat,
     StrictInt,
     Tag,
@@ -70,7 +71,8 @@ Group = Annotated[
         "id's prefix up to its last '/' is the cluster.",
     ),
 ]
-Number = StrictInt | StrictFloat
+# Booleans are for bool leaves (masks, conditions); graph.literal_value refuses them elsewhere.
+Number = StrictBool | StrictInt | StrictFloat
 ArrayLiteral = TypeAliasType("ArrayLiteral", "Number | list[ArrayLiteral]")  # type: ignore[misc]
 
 
@@ -150,7 +152,7 @@ LeafValue = Annotated[
 ]
 
 LeafKind = Literal["input", "parameter", "constant"]
-DType = Literal["float64", "float32", "int64"]
+DType = Literal["float64", "float32", "int64", "bool"]
 
 
 class LeafSpec(SpecModel):
@@ -237,12 +239,17 @@ def spec_json_schema() -> dict[str, Any]:
             "if": {"properties": {"op": {"const": name}}, "required": ["op"]},
             "then": {
                 "properties": {
-                    "inputs": {"minItems": len(op.input_names), "maxItems": len(op.input_names)},
+                    "inputs": _arity_schema(op.arity),
                     "attrs": TypeAdapter(op.Attrs).json_schema(mode="validation", by_alias=True),
                 },
-                "description": f"inputs: {', '.join(op.input_names)}",
+                "description": f"inputs: {op.signature()}",
             },
         }
         for name, op in sorted(REGISTRY.items())
     ]
     return schema
+
+
+def _arity_schema(arity: tuple[int, int | None]) -> dict[str, int]:
+    least, most = arity
+    return {"minItems": least} if most is None else {"minItems": least, "maxItems": most}
