@@ -329,12 +329,19 @@ def test_matmul_inner_dimension_mismatch_names_both_shapes():
     assert "inner dimensions differ" in text
 
 
-@pytest.mark.parametrize("shapes", [((3, 2, 2), (2, 2)), ((2,), ())], ids=["3d", "scalar"])
-def test_matmul_refuses_operands_that_are_not_1d_or_2d(shapes):
+@pytest.mark.parametrize("shapes", [((2,), ()), ((), (2, 3)), ((), ())], ids=["b", "a", "both"])
+def test_matmul_refuses_a_scalar_operand(shapes):
+    # N-D operands are batched as np.matmul does; a 0-d one is refused, as numpy refuses it.
     g = gd.Graph("t")
     with pytest.raises(gd.ShapeError, match="matmul") as excinfo:
         g.apply("matmul", leaf(g, "a", shapes[0]), leaf(g, "b", shapes[1]))
-    assert "1-D or 2-D" in message(excinfo)
+    assert "at least 1-D" in message(excinfo)
+    assert format_shape(shapes[0]) in message(excinfo) and format_shape(shapes[1]) in message(excinfo)
+
+
+def test_matmul_batches_3d_operands():
+    g = gd.Graph("t")
+    assert g.apply("matmul", leaf(g, "a", (3, 2, 2)), leaf(g, "b", (2, 4))).shape == (3, 2, 4)
 
 
 @pytest.mark.parametrize("op", BINARY_OPS)

@@ -7,16 +7,36 @@ nothing else: it only sums the gradient back to each input's shape (:func:`unbro
 Kinks (documented here, pinned by tests, as HIPS autograd and JAX do):
 - ``maximum``/``minimum`` split the gradient equally between tied inputs (0.5 each);
 - ``relu'(0) = 0`` and ``abs'(0) = 0``.
+
+The activations added for issue 10 follow PyTorch at their kinks instead (its reference corpus checks
+them): ``clip`` passes the gradient on ``min <= x <= max`` with both ends included, ``leaky_relu'(0)`` is
+``negative_slope``, ``elu'(0)`` is ``alpha``, ``d power / d b`` is 0 where the base is 0, and
+``sqrt'(0) = inf``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
+from scipy import special
 
 from .base import Attrs, Op, TensorType, broadcast_shapes, register, require_float, unbroadcast
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """sigma(x) in x's dtype, computing only e^-|x|: no overflow at +-1000 (e^-1000 underflows to 0)."""
+    with np.errstate(under="ignore"):
+        e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    """log(1 + e^x) = logaddexp(0, x): x + log1p(e^-x) for large x, so exact (and silent) at +-1000."""
+    with np.errstate(under="ignore"):
+        return np.logaddexp(0.0, x)
 
 
 class UnaryElementwise(Op):
@@ -297,9 +317,7 @@ class Sigmoid(UnaryElementwise):
     symbol = "σ"
 
     def forward(self, attrs, x):
-        with np.errstate(under="ignore"):  # e^-1000 underflows to 0, which is the right answer
-            e = np.exp(-np.abs(x))
-        return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+        return _sigmoid(x)
 
     def grad_x(self, attrs, upstream, out, x):
         return upstream * (out * (1.0 - out))
@@ -318,3 +336,257 @@ class Tanh(UnaryElementwise):
 
     def grad_x(self, attrs, upstream, out, x):
         return upstream * (1.0 - out * out)
+
+
+class ClipAttrs(Attrs):
+    min: float | None = Field(default=None, description="The lower bound; null = no lower bound.")
+    max: float | None = Field(default=None, description="The upper bound; null = no upper bound.")
+
+
+@register
+class Clip(UnaryElementwise):
+    """min(max(x, min), max), either bound optional (numpy's clip, PyTorch's clamp).
+
+    d/dx = 1 where min <= x <= max, else 0. Kink rule: the bounds themselves count as inside (both ends
+    included, as PyTorch's clamp), so clip'(min) = clip'(max) = 1. With min > max every output is max
+    and every gradient 0 (as numpy and PyTorch); nan stays nan with gradient 0.
+    """
+
+    name = "clip"
+    vjp_reads = frozenset({"inputs"})
+    symbol = "clip"
+    Attrs = ClipAttrs
+
+    def forward(self, attrs, x):
+        out = x
+        if attrs.min is not None:
+            out = np.maximum(out, attrs.min)
+        if attrs.max is not None:
+            out = np.minimum(out, attrs.max)
+        return out if out is not x else x.copy()
+
+    def grad_x(self, attrs, upstream, out, x):
+        inside = np.ones(np.shape(x), dtype=bool)
+        if attrs.min is not None:
+            inside &= x >= attrs.min
+        if attrs.max is not None:
+            inside &= x <= attrs.max
+        return upstream * inside
+
+
+@register
+class Sqrt(UnaryElementwise):
+    """sqrt(x). d/dx = 1 / (2 sqrt(x)), from the cached output.
+
+    Domain edge: sqrt'(0) = inf (as numpy and PyTorch; an upstream of 0 there gives nan, as in PyTorch);
+    sqrt of a negative number is nan, as in numpy.
+    """
+
+    name = "sqrt"
+    vjp_reads = frozenset({"output"})
+    symbol = "√"
+
+    def forward(self, attrs, x):
+        return np.sqrt(x)
+
+    def grad_x(self, attrs, upstream, out, x):
+        with np.errstate(divide="ignore", invalid="ignore"):  # at 0: the documented inf (or nan)
+            return upstream / (2.0 * out)
+
+
+@register
+class Sin(UnaryElementwise):
+    """sin(x). d/dx = cos(x)."""
+
+    name = "sin"
+    vjp_reads = frozenset({"inputs"})
+    symbol = "sin"
+
+    def forward(self, attrs, x):
+        return np.sin(x)
+
+    def grad_x(self, attrs, upstream, out, x):
+        return upstream * np.cos(x)
+
+
+@register
+class Cos(UnaryElementwise):
+    """cos(x). d/dx = -sin(x)."""
+
+    name = "cos"
+    vjp_reads = frozenset({"inputs"})
+    symbol = "cos"
+
+    def forward(self, attrs, x):
+        return np.cos(x)
+
+    def grad_x(self, attrs, upstream, out, x):
+        return upstream * -np.sin(x)
+
+
+@register
+class Softplus(UnaryElementwise):
+    """log(1 + e^x), computed as logaddexp(0, x). d/dx = sigma(x).
+
+    Stable: softplus(1000) = 1000 and softplus(-1000) = 0 without an overflow warning (unlike PyTorch's
+    F.softplus this never switches to the identity above a threshold: it is exact everywhere).
+    """
+
+    name = "softplus"
+    vjp_reads = frozenset({"inputs"})
+    symbol = "softplus"
+
+    def forward(self, attrs, x):
+        return _softplus(x)
+
+    def grad_x(self, attrs, upstream, out, x):
+        return upstream * _sigmoid(x)
+
+
+@register
+class LogSigmoid(UnaryElementwise):
+    """log(sigma(x)) = -softplus(-x). d/dx = sigma(-x) = 1 - sigma(x).
+
+    Stable: log_sigmoid(-1000) = -1000 and log_sigmoid(1000) = 0, with gradients 1 and 0, no warnings.
+    """
+
+    name = "log_sigmoid"
+    vjp_reads = frozenset({"inputs"})
+    symbol = "log σ"
+
+    def forward(self, attrs, x):
+        return -_softplus(-x)
+
+    def grad_x(self, attrs, upstream, out, x):
+        return upstream * _sigmoid(-x)
+
+
+class LeakyReluAttrs(Attrs):
+    negative_slope: float = Field(default=0.01, description="The slope for x <= 0.")
+
+
+@register
+class LeakyRelu(UnaryElementwise):
+    """x where x > 0, else negative_slope * x. d/dx = 1 where x > 0, else negative_slope.
+
+    Kink rule: leaky_relu'(0) = negative_slope (as PyTorch).
+    """
+
+    name = "leaky_relu"
+    vjp_reads = frozenset({"inputs"})
+    symbol = "lrelu"
+    Attrs = LeakyReluAttrs
+
+    def forward(self, attrs, x):
+        return np.where(x > 0, x, x * attrs.negative_slope)
+
+    def grad_x(self, attrs, upstream, out, x):
+        return upstream * np.where(x > 0, 1.0, attrs.negative_slope).astype(upstream.dtype, copy=False)
+
+
+class EluAttrs(Attrs):
+    alpha: float = Field(default=1.0, description="The scale of the negative side: alpha (e^x - 1).")
+
+
+@register
+class Elu(UnaryElementwise):
+    """x where x > 0, else alpha (e^x - 1) (computed with expm1). d/dx = 1 where x > 0, else alpha e^x.
+
+    Kink rule: elu'(0) = alpha (as PyTorch; the slope of the negative side, which is 1 only when
+    alpha = 1). Stable: e^x is only taken of min(x, 0), so elu(1000) = 1000 without a warning.
+    """
+
+    name = "elu"
+    vjp_reads = frozenset({"inputs"})
+    symbol = "elu"
+    Attrs = EluAttrs
+
+    def forward(self, attrs, x):
+        with np.errstate(under="ignore"):
+            negative = np.expm1(np.minimum(x, 0.0)) * attrs.alpha
+        return np.where(x > 0, x, negative)
+
+    def grad_x(self, attrs, upstream, out, x):
+        with np.errstate(under="ignore"):
+            negative = np.exp(np.minimum(x, 0.0)) * attrs.alpha
+        return upstream * np.where(x > 0, 1.0, negative).astype(upstream.dtype, copy=False)
+
+
+class GeluAttrs(Attrs):
+    approximate: Literal["none", "tanh"] = Field(
+        default="none",
+        description='"none": the exact x Phi(x) (with erf); "tanh": the tanh approximation (as PyTorch).',
+    )
+
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_CUBIC = 0.044715
+
+
+@register
+class Gelu(UnaryElementwise):
+    """x Phi(x), Phi the standard normal CDF (PyTorch's gelu, ``approximate`` as there).
+
+    exact ("none"): Phi(x) = (1 + erf(x / sqrt 2)) / 2, computed as erfc(-x / sqrt 2) / 2 (no cancellation
+    for negative x); d/dx = Phi(x) + x phi(x) with phi(x) = e^(-x^2/2) / sqrt(2 pi).
+    "tanh": 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), computed as x sigma(2u) (the same
+    function, stable for large |x|); d/dx = s + 2 x s (1 - s) u' with s = sigma(2u),
+    u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2). Smooth: no kink. gelu(+-1000) = 1000 and 0 without warnings.
+    """
+
+    name = "gelu"
+    vjp_reads = frozenset({"inputs"})
+    symbol = "gelu"
+    Attrs = GeluAttrs
+
+    def forward(self, attrs, x):
+        if attrs.approximate == "tanh":
+            return x * self._tanh_gate(x)
+        return x * (0.5 * special.erfc(x * -math.sqrt(0.5)))
+
+    def grad_x(self, attrs, upstream, out, x):
+        if attrs.approximate == "tanh":
+            s = self._tanh_gate(x)
+            with np.errstate(over="ignore", invalid="ignore"):  # x^2 of a huge x: inf, as it should
+                du = _SQRT_2_OVER_PI * (1.0 + (3.0 * _GELU_CUBIC) * (x * x))
+                return upstream * (s + 2.0 * x * s * (1.0 - s) * du)
+        cdf = 0.5 * special.erfc(x * -math.sqrt(0.5))
+        with np.errstate(over="ignore", under="ignore"):  # e^(-x^2/2) of a large |x| is 0
+            pdf = np.exp(-0.5 * (x * x)) * (1.0 / math.sqrt(2.0 * math.pi))
+        return upstream * (cdf + x * pdf)
+
+    @staticmethod
+    def _tanh_gate(x: np.ndarray) -> np.ndarray:
+        """sigma(2u) = (1 + tanh(u)) / 2 for the tanh approximation's u."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            u2 = (2.0 * _SQRT_2_OVER_PI) * (x + _GELU_CUBIC * (x * x * x))
+        return _sigmoid(np.asarray(u2))
+
+
+@register
+class Power(BinaryElementwise):
+    """a ** b with a tensor exponent, broadcasting (numpy's power, PyTorch's pow).
+
+    d/da = b a^(b-1) (0 where b == 0: a^0 is the constant 1, as the ``pow`` op and PyTorch);
+    d/db = a^b log(a).
+
+    Kink rule: d/db = 0 where a == 0 (as PyTorch for b >= 0; the limit of a^b log a as a -> 0+ for
+    b > 0), whatever b. numpy semantics elsewhere: a negative base with a non-integer exponent gives nan
+    (and its d/db, log of a negative number, is nan), d/da at a == 0 is inf for b < 1.
+    """
+
+    name = "power"
+    symbol = "^"
+
+    def forward(self, attrs, a, b):
+        return np.power(a, b)
+
+    def grad_a(self, upstream, out, a, b):
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0^(b-1) for b < 1: the documented inf
+            local = b * np.power(a, b - 1)
+            return upstream * np.where(b == 0, 0.0, local)
+
+    def grad_b(self, upstream, out, a, b):
+        with np.errstate(divide="ignore", invalid="ignore"):  # log of a negative base is nan, as numpy
+            local = out * np.log(np.where(a == 0, 1.0, a))
+            return upstream * np.where(a == 0, 0.0, local)
