@@ -39,8 +39,7 @@ def _builder(op: Op) -> Callable[..., Tensor]:
     spec_names: dict[str, str] = {}  # python keyword -> attribute name in spec files
     fields = {_python_name(n, f.alias): (n, f) for n, f in op.Attrs.model_fields.items()}
     for name in op.leading_attrs:
-        field_name, field = next((k, v) for k, v in op.Attrs.model_fields.items() if _python_name(k, v.alias) == name)
-        params.append(inspect.Parameter(name, positional, annotation=field.annotation))
+        params.append(inspect.Parameter(name, positional, annotation=fields[name][1].annotation))
     least = op.arity[0]
     for index, name in enumerate(op.input_names):
         if op.variadic and index == len(op.input_names) - 1:
@@ -54,9 +53,12 @@ def _builder(op: Op) -> Callable[..., Tensor]:
         spec_names[python_name] = field.alias or field_name
         if python_name in op.leading_attrs:
             continue
-        default = inspect.Parameter.empty if field.is_required() else field.get_default(call_default_factory=True)
+        default = (
+            inspect.Parameter.empty if field.is_required() else field.get_default(call_default_factory=True)
+        )
         params.append(inspect.Parameter(python_name, attr_kind, default=default, annotation=field.annotation))
-    params.append(inspect.Parameter("id", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=str | None))
+    keyword_only = inspect.Parameter.KEYWORD_ONLY
+    params.append(inspect.Parameter("id", keyword_only, default=None, annotation=str | None))
     signature = inspect.Signature(params, return_annotation=Tensor)
     input_params = [p.name for p in params if p.annotation in (Operand, Operand | None)]
 

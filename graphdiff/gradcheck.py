@@ -5,6 +5,9 @@ default). Each comparison is a relative error ``|a - n| / max(|a|, |n|, floor)``
 gradients that are zero up to round-off from counting as errors: centered differences carry noise of
 about ``eps |L| / h``, so the default floor is ``1e-4 * max(1, |L|)``, far above that noise.
 
+A graph with float32 values is checked as its float64 twin (:func:`promoted_to_float64`): the same
+ops and gradients computed in float64, so the check tests the gradient's formulas, not float32 round-off.
+
 Large leaves are checked on a seeded sample of coordinates (``max_coords``), or, in the fast mode, along
 ``directions`` random unit directions v per leaf, comparing ``v . grad`` with the directional difference
 ``[f(x + h v) - f(x - h v)] / 2h``: a few forward passes instead of one per parameter.
@@ -20,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import GradientCheckError, Problem
-from .executor import Plan
+from .executor import Plan, compile_plan
+from .graph import promoted_to_float64
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,14 @@ def check_plan_gradients(
     if not ids:
         raise refuse("the graph has no float leaf to check")
 
+    promoted = any(t.dtype == "float32" for t in graph.types.values())
+    if promoted:
+        graph = promoted_to_float64(graph)
+        plan = compile_plan(graph)
+        leaf_values = {
+            id: np.asarray(v, dtype=np.float64) if np.asarray(v).dtype == np.float32 else v
+            for id, v in leaf_values.items()
+        }
     values = {id: np.array(v, copy=True) for id, v in leaf_values.items()}
     trace = plan.forward(values)
     loss = float(trace.value(graph.loss))
@@ -164,6 +176,8 @@ def check_plan_gradients(
         if directions
         else f"up to {max_coords} coordinates per leaf"
     )
+    if promoted:
+        mode += ", float32 values promoted to float64"
     return GradientCheckReport(tuple(rows), h, tolerance, noise_floor, mode)
 
 

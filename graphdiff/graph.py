@@ -369,6 +369,25 @@ class _Checker:
                 yield Problem(self.source.label, place, f"warning: {what}")
 
 
+def promoted_to_float64(graph: CheckedGraph) -> CheckedGraph:
+    """The same graph computed in float64: float32 leaves, and attributes asking for float32 results
+    (``cast``, ``one_hot``), become float64. Gradient checks run on it, since centered differences in
+    float32 carry errors of about 1e-3 even for ``a + b``."""
+    spec = graph.spec
+    leaves = [
+        leaf.model_copy(update={"dtype": "float64"}) if leaf.dtype == "float32" else leaf
+        for leaf in spec.leaves
+    ]
+    nodes = [
+        node.model_copy(update={"attrs": {**node.attrs, "dtype": "float64"}})
+        if node.attrs.get("dtype") == "float32"
+        else node
+        for node in spec.nodes
+    ]
+    twin = spec.model_copy(update={"leaves": leaves, "nodes": nodes})
+    return check_graph(twin, graph.source)
+
+
 def attrs_problems(op: Op, exc: ValidationError) -> list[str]:
     """An op's attribute errors as ``attrs.axis: ...`` messages, unknown names with a guess.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import inspect
 import json
 import shutil
@@ -16,7 +17,7 @@ import numpy as np
 from ..api import Graph, Result, check_gradients, json_array, load
 from ..errors import ArrayFileError, FeedError, GraphdiffError, Problem
 from ..fileio import check_writable, write_atomic
-from ..ops import REGISTRY, format_shape
+from ..ops import REGISTRY, catalog, format_shape
 from ..render import diagram_format, render, render_steps, write_diagram
 from ..spec import dump_spec, read_array, spec_json_schema
 from ..spec.strict_json import parse_json
@@ -187,9 +188,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "ops",
         help="list the ops a spec may use",
         description="List every registered op: its inputs, its attributes with defaults, and its math.",
-        epilog=examples("graphdiff ops", "graphdiff ops multiclass_hinge"),
+        epilog=examples("graphdiff ops", "graphdiff ops conv2d multiclass_hinge", "graphdiff ops --markdown"),
     )
     ops.add_argument("names", nargs="*", metavar="OP", help="show these ops in full")
+    ops.add_argument(
+        "--markdown", action="store_true", help="print README's op table (a Markdown table of every op)"
+    )
     ops.set_defaults(handler=cmd_ops)
 
     demo = commands.add_parser(
@@ -337,22 +341,24 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_ops(args: argparse.Namespace) -> int:
     unknown = [name for name in args.names if name not in REGISTRY]
     if unknown:
-        raise GraphdiffError(Problem(None, None, f"unknown op {json.dumps(unknown[0])}"))
-    rows = []
-    for name in args.names or sorted(REGISTRY):
-        op = REGISTRY[name]
-        attrs = ", ".join(
-            f"{field.alias or key}={field.default!r}" if not field.is_required() else f"{field.alias or key}"
-            for key, field in op.Attrs.model_fields.items()
-        )
-        signature = f"{name}({', '.join(op.input_names)}{'; ' + attrs if attrs else ''})"
-        rows.append((signature, inspect.getdoc(op)))
-    width = max(len(signature) for signature, _ in rows)
-    for signature, doc in rows:
-        if args.names:
-            print(f"{signature}\n\n{doc}\n")
-        else:
-            print(f"{signature:{width}}  {' '.join((doc or '').split(chr(10) * 2)[0].split())}")
+        guess = difflib.get_close_matches(unknown[0], list(REGISTRY), n=1)
+        hint = f"; did you mean {json.dumps(guess[0])}?" if guess else ""
+        raise GraphdiffError(Problem(None, None, f"unknown op {json.dumps(unknown[0])}{hint}"))
+    if args.markdown:
+        print(catalog.markdown_table(), end="")
+        return EXIT_OK
+    if args.names:
+        for name in args.names:
+            op = REGISTRY[name]
+            attrs = catalog.attribute_list(op)
+            print(f"{op.signature()}{'; ' + attrs if attrs else ''}  [{op.family}]\n\n{inspect.getdoc(op)}\n")
+        return EXIT_OK
+    families = catalog.ops_by_family()
+    width = max(len(op.signature()) for ops in families.values() for op in ops)
+    for family, ops in families.items():
+        print(f"{family}:")
+        for op in ops:
+            print(f"  {op.signature():{width}}  {catalog.summary(op)}")
     return EXIT_OK
 
 
@@ -420,7 +426,7 @@ def parse_feeds(graph: Graph, items: Sequence[str], max_elements: int) -> dict[s
             value = parse_json(text, None)
         except GraphdiffError as exc:
             raise FeedError(*(Problem(p.file, place, p.message) for p in exc.problems)) from None
-        if isinstance(value, dict | str | bool) or value is None:
+        if isinstance(value, dict | str) or value is None:
             raise FeedError(Problem(None, place, "expected a number, a JSON list, or an .npy/.npz file"))
         feeds[name] = value
     return feeds
@@ -443,10 +449,14 @@ def format_array(value: np.ndarray, *, full: bool = False) -> str:
             else "no finite values"
         )
         return f"{format_shape(value.shape)} {value.dtype}: {stats}, norm {_number(np.linalg.norm(finite))}"
+    if value.dtype == np.bool_:
+        return f"{format_shape(value.shape)} bool: {int(np.count_nonzero(value))} of {value.size} true"
     return f"{format_shape(value.shape)} {value.dtype}: min {value.min()} max {value.max()}"
 
 
 def _number(x: Any) -> str:
+    if isinstance(x, bool | np.bool_):
+        return "true" if x else "false"
     return f"{float(x):.6g}" if not isinstance(x, int | np.integer) else str(x)
 
 

@@ -5,6 +5,9 @@ The gradient of a reduction spreads the upstream gradient back over the reduced 
 reduced axes back as size-1 axes (:func:`_keep_dims`), then let broadcasting stretch them.
 
 Kink: ``max`` divides the gradient equally among tied maxima, so the gradients still sum to upstream.
+
+Empty axes give numpy's (and ONNX's) answers, never an error at run time: a sum over nothing is 0, a mean
+is nan, and a max is -inf (the identity of max, as ONNX's ReduceMax defines it; numpy itself refuses).
 """
 
 from __future__ import annotations
@@ -73,7 +76,12 @@ class Mean(Reduction):
     symbol = "mean"
 
     def forward(self, attrs, x):
-        return np.mean(x, axis=self.axes(attrs, x.ndim), keepdims=attrs.keepdims)
+        axes = self.axes(attrs, x.ndim)
+        if x.size and any(x.shape[i] == 0 for i in axes) or (not x.size and axes):
+            # numpy's answer for an empty mean (nan), without its "Mean of empty slice" warning
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.sum(x, axis=axes, keepdims=attrs.keepdims) / x.dtype.type(0)
+        return np.mean(x, axis=axes, keepdims=attrs.keepdims)
 
     def vjp(self, attrs, upstream, out, values, needs):
         (x,) = values
@@ -87,13 +95,14 @@ class Max(Reduction):
     """Maximum over the axes. The gradient goes to the maximal element.
 
     Kink: when several elements tie for the maximum, each gets upstream / (number tied).
+    Over an empty axis the maximum is -inf (and there is no element to get a gradient).
     """
 
     name = "max"
     symbol = "max"
 
     def forward(self, attrs, x):
-        return np.max(x, axis=self.axes(attrs, x.ndim), keepdims=attrs.keepdims)
+        return np.max(x, axis=self.axes(attrs, x.ndim), keepdims=attrs.keepdims, initial=-np.inf)
 
     def vjp(self, attrs, upstream, out, values, needs):
         (x,) = values

@@ -20,8 +20,8 @@ class SoftmaxAttrs(Attrs):
 
 def stable_log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
     """log softmax(x) = x - max - log(sum(e^(x - max))): never exponentiates a positive number."""
-    shifted = x - np.max(x, axis=axis, keepdims=True)
-    with np.errstate(under="ignore"):
+    shifted = x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)
+    with np.errstate(under="ignore", divide="ignore"):  # log 0 only for an empty axis (empty result)
         return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
@@ -45,7 +45,7 @@ class Softmax(_SoftmaxBase):
 
     def forward(self, attrs, x):
         with np.errstate(under="ignore"):
-            shifted = np.exp(x - np.max(x, axis=attrs.axis, keepdims=True))
+            shifted = np.exp(x - np.max(x, axis=attrs.axis, keepdims=True, initial=-np.inf))
         return shifted / np.sum(shifted, axis=attrs.axis, keepdims=True)
 
     def vjp(self, attrs, upstream, out, values, needs):
@@ -72,7 +72,8 @@ class LogSoftmax(_SoftmaxBase):
 @register
 class LogSumExp(Reduction):
     """log(sum(e^x)) over the axes, as max + log(sum(e^(x - max))) so it never overflows:
-    logsumexp([1000, 1000]) = 1000 + log 2. A slice of all -inf gives -inf (not nan).
+    logsumexp([1000, 1000]) = 1000 + log 2. A slice of all -inf gives -inf (not nan), and so does an
+    empty slice (log 0, as numpy and ONNX define it).
 
     Gradient: upstream x softmax(x) over the reduced axes (zero for an all -inf slice).
     """
@@ -84,7 +85,7 @@ class LogSumExp(Reduction):
     def _shifted_exp(self, attrs, x):
         """e^(x - max) over the reduced axes, and the shift (0 where a slice is all -inf: -inf - -inf
         would be nan)."""
-        top = np.max(x, axis=self.axes(attrs, x.ndim), keepdims=True)
+        top = np.max(x, axis=self.axes(attrs, x.ndim), keepdims=True, initial=-np.inf)
         shift = np.where(np.isfinite(top), top, 0.0)
         with np.errstate(under="ignore"):
             return np.exp(x - shift), shift

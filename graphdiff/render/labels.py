@@ -35,6 +35,8 @@ def shorten(text: str, limit: int = 24) -> str:
 
 def format_number(x: float | int, precision: int) -> str:
     """``precision`` significant digits; nan, inf, -inf and -0 print as such."""
+    if isinstance(x, bool | np.bool_):
+        return "true" if x else "false"
     if isinstance(x, int | np.integer):
         return str(int(x))
     return f"{float(x):.{precision}g}"
@@ -54,6 +56,8 @@ def summarize(array: np.ndarray, precision: int, *, gradient: bool = False) -> l
         ]
     if array.size == 0:
         return [head, "empty"]
+    if array.dtype == np.bool_:
+        return [head, f"{int(np.count_nonzero(array))} of {array.size} true"]
     if not np.issubdtype(array.dtype, np.floating):
         return [head, f"min {array.min()}  max {array.max()}"]
     with np.errstate(all="ignore"):
