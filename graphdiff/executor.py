@@ -169,6 +169,11 @@ class Plan:
             except ComputeError as exc:
                 step = self.steps[index]
                 raise exc.located(self.graph.source.label, self.graph.places[step.id]) from None
+            except MemoryError:
+                step = self.steps[index]
+                raise ComputeError(
+                    self.graph.problem(step.id, f"{step.op.name}: not enough memory for the result")
+                ) from None
             values[output] = out if type(out) is ndarray else asarray(out)
             if check_finite:
                 step = self.steps[index]
@@ -250,13 +255,20 @@ class Plan:
         owned = [False] * len(self.ids)
         grads[out_slot] = seed
         edge_grads: dict[tuple[str, int], np.ndarray] | None = {} if record_edges else None
-        ndarray, asarray, add = np.ndarray, np.asarray, np.add
+        ndarray, asarray, add, get = np.ndarray, np.asarray, np.add, values.__getitem__
         wanted_set = backward_plan.wanted_set
         for step, vjp, attrs, inputs, output, needs, targets in backward_plan.calls:
             upstream_grad = grads[output]
             if upstream_grad is None:
                 continue
-            local = vjp(attrs, upstream_grad, values[output], tuple(map(values.__getitem__, inputs)), needs)
+            try:
+                local = vjp(attrs, upstream_grad, values[output], tuple(map(get, inputs)), needs)
+            except ComputeError as exc:
+                raise exc.located(self.graph.source.label, self.graph.places[step.id]) from None
+            except MemoryError:
+                raise ComputeError(
+                    self.graph.problem(step.id, f"{step.op.name}: not enough memory for the gradient")
+                ) from None
             for position, slot in targets:
                 grad = local[position]
                 value = values[slot]
