@@ -33,7 +33,7 @@ ALL_FAMILIES = [
 FIRST_FAMILIES = [pytest.param(case, case.families[0], id=case.op) for case in CASES]
 BINARY_OPS = [case.op for case in CASES if case.families == BINARY]
 REDUCTION_OPS = ["sum", "mean", "max"]
-CLASSIFICATION_OPS = ["softmax_cross_entropy", "multiclass_hinge"]
+CLASSIFICATION_OPS = [name for name, op in REGISTRY.items() if op.classifies]
 
 
 # --- helpers -----------------------------------------------------------------------------------------

@@ -44,9 +44,9 @@ class Objective:
     scalar node to minimize (default: the graph's loss), e.g. ``data_loss`` for a landscape without the
     regularization term. The parameters are the graph's ``parameter`` leaves.
 
-    Accuracy is known when the loss comes from a classification loss (``multiclass_hinge``,
-    ``softmax_cross_entropy``) whose labels are fed from the data: the predicted class is the argmax of
-    its scores.
+    Accuracy is known when the loss comes from a classification loss (an op declaring ``classifies``:
+    ``multiclass_hinge``, ``softmax_cross_entropy``, ``nll_loss``) whose labels are fed from the data: the
+    predicted class is the argmax of its scores.
     """
 
     def __init__(
