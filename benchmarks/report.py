@@ -94,7 +94,8 @@ def details_table(results: dict[str, Any]) -> list[str]:
             if record["status"] in ("n/a", "skipped"):
                 continue
             if record["status"] != "ok":
-                rows.append([workload, system, "", "", "", "", record["status"], record.get("message", "")])
+                message = " / ".join(str(record.get("message", "")).splitlines())  # one table row
+                rows.append([workload, system, "", "", "", "", record["status"], message])
                 continue
             check = record["check"]
             worst = max(check["max_abs_error"].values(), default=0.0)
@@ -223,6 +224,8 @@ def header_lines(results: dict[str, Any]) -> list[str]:
         if threads
         else "Threads: each library's default (BLAS, torch and XLA may use every core)."
     )
+    for system, python in results.get("pythons", {}).items():
+        lines.append(f"{SYSTEMS[system].label.split(' ')[0]} ran in {python} (--python).")
     for system, reason in results["skipped"].items():
         lines.append(f"Skipped {system}: {reason}.")
     return lines
@@ -269,7 +272,8 @@ def notes(results: dict[str, Any]) -> str:
         f" 10× is normalised to exactly 10× more nodes (target ≤ {LOAD_TARGET_PER_10X:g}×); the peak RSS is"
         " the process's, imports included.",
         '"cannot compile": the build (for JAX the trace and the XLA compile) was stopped at the time limit'
-        ' (`--setup-timeout`); "n/a": the system cannot express the workload (micrograd has only scalars).',
+        ' (`--setup-timeout`); "n/a": the system cannot express the workload (micrograd has only scalars)'
+        " or has no implementation of it (the CNN: hand-written numpy, graphdiff, PyTorch and JAX).",
     ]
     return "How this was measured:\n\n" + "\n".join(
         "- " + textwrap.fill(item, 108, subsequent_indent="  ", break_on_hyphens=False) for item in items

@@ -33,10 +33,13 @@ examples:
   python benchmarks/run.py --systems numpy,graphdiff,torch --workloads circuit,chain
   python benchmarks/run.py --repeats 20 --rounds 1 --no-memory --scaling-sizes 10000,100000
   python benchmarks/run.py --threads 1                  # steadier numbers on a busy machine
+  python benchmarks/run.py --workloads cnn --threads 1 --scaling-sizes ""   # the CNN only
+  python benchmarks/run.py --python torch=/tmp/torchenv/bin/python          # torch from another venv
 
 Peers (PyTorch, JAX, micrograd, autograd) come with the bench extra: pip install -e ".[bench]".
-Systems that are not installed are skipped with a note. Exit status: 0, or 1 if a system disagrees with
-hand-written numpy or a measurement failed.
+Systems that are not installed are skipped with a note. A system installed in another environment
+runs there with --python SYSTEM=INTERPRETER (its workers need only numpy besides the system itself).
+Exit status: 0, or 1 if a system disagrees with hand-written numpy or a measurement failed.
 """
 
 FULL_SCALING = "10000,100000,1000000"
@@ -46,6 +49,8 @@ QUICK_SCALING = "1000,10000"
 def _list(choices: list[str]):
     def parse(text: str) -> list[str]:
         items = [item.strip() for item in text.split(",") if item.strip()]
+        if items == ["all"]:
+            return list(choices)
         unknown = [item for item in items if item not in choices]
         if unknown:
             raise argparse.ArgumentTypeError(
@@ -64,6 +69,17 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
     return value
+
+
+def _interpreter(text: str) -> tuple[str, str]:
+    system, sep, path = text.partition("=")
+    if not sep or system not in SYSTEMS or not path:
+        raise argparse.ArgumentTypeError(
+            f"not SYSTEM=INTERPRETER with SYSTEM one of {', '.join(SYSTEMS)}: {text!r}"
+        )
+    if not os.access(path, os.X_OK):
+        raise argparse.ArgumentTypeError(f"not an executable: {path!r}")
+    return system, path
 
 
 def _sizes(text: str) -> list[int]:
@@ -85,13 +101,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--workloads",
         type=_list(list(WORKLOADS)),
         default=list(WORKLOADS),
-        help="comma-separated (default: all)",
+        help=f"comma-separated, or all (default: all: {','.join(WORKLOADS)})",
     )
     parser.add_argument(
         "--systems",
         type=_list(list(SYSTEMS)),
         default=list(SYSTEMS),
         help="comma-separated (default: all installed); numpy is always run, as the reference",
+    )
+    parser.add_argument(
+        "--python",
+        type=_interpreter,
+        action="append",
+        default=[],
+        metavar="SYSTEM=INTERPRETER",
+        help="run SYSTEM's workers with this Python (say, a venv that has torch); repeatable "
+        "(default: this Python for every system)",
     )
     parser.add_argument(
         "--repeats", type=_positive, help="exactly this many timed runs in all rounds (default: adaptive)"
@@ -131,6 +156,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--jobs", type=_positive, default=2, help="memory subprocesses run at once (default 2)"
     )
     args = parser.parse_args(argv)
+    args.python = dict(args.python)
     if args.threads:
         limit_threads(args.threads)
     if "numpy" not in args.systems:
@@ -163,7 +189,11 @@ def log(message: str) -> None:
 
 
 def applicable(system: str, workloads: list[str]) -> list[str]:
-    return [w for w in workloads if SYSTEMS[system].runs(WORKLOADS[w].scalar)]
+    return [
+        w
+        for w in workloads
+        if SYSTEMS[system].runs(WORKLOADS[w].scalar) and WORKLOADS[w].implemented_by(system)
+    ]
 
 
 def run_timing(args: argparse.Namespace, results: dict[str, Any]) -> None:
@@ -177,9 +207,11 @@ def run_timing(args: argparse.Namespace, results: dict[str, Any]) -> None:
         for workload in args.workloads:
             if workload not in runs:
                 timing[workload][system] = {"status": "n/a"}
-        missing = SYSTEMS[system].missing()
+        python = args.python.get(system)
+        missing = SYSTEMS[system].missing(python)
         if missing:
-            results["skipped"][system] = f"not installed ({', '.join(missing)} not found)"
+            where = f" in {python}" if python else ""
+            results["skipped"][system] = f"not installed{where} ({', '.join(missing)} not found)"
             timing_all(timing, system, runs, {"status": "skipped"})
         else:
             todo[system] = runs
@@ -191,7 +223,9 @@ def run_timing(args: argparse.Namespace, results: dict[str, Any]) -> None:
             if not workloads:
                 continue
             log(f"timing {system}{_round(r, args.rounds)}: {', '.join(workloads)}")
-            outcome = run_worker(_time_args(args, system), workloads, args.limits)
+            outcome = run_worker(
+                _time_args(args, system), workloads, args.limits, python=args.python.get(system)
+            )
             if outcome.unavailable:
                 results["skipped"][system] = outcome.unavailable
                 timing_all(timing, system, workloads, {"status": "skipped"})
@@ -264,7 +298,9 @@ def run_memory(args: argparse.Namespace, results: dict[str, Any]) -> None:
     def measure_group(task: tuple[str, list[str]]) -> None:
         system, group = task
         worker_args = ["memory", system, "{workloads}", "{events}"] + (["--quick"] if args.quick else [])
-        outcome = run_worker(worker_args, group, args.limits, env=measure.MALLOC_ENV)
+        outcome = run_worker(
+            worker_args, group, args.limits, env=measure.MALLOC_ENV, python=args.python.get(system)
+        )
         for workload in group:
             memory[workload][system] = outcome.records.get(
                 workload, {"status": "error", "message": outcome.unavailable}
@@ -314,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         "systems": args.systems,
         "machine": measure.machine(),
         "threads": args.threads,
+        "pythons": args.python,
         "rounds": args.rounds,
         "versions": {},
         "skipped": {},

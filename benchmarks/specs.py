@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from workloads import CHAIN_C, chain_ops
+from workloads import CHAIN_C, CNN_PARAMS, chain_ops
 
 Entry = dict[str, Any]
 
 #: Arrays with more elements than this are written to .npy files instead of JSON literals.
 LITERAL_LIMIT = 10_000
+
+#: The CNN workload's graph is this example file's, with the benchmark's parameter values.
+CNN_EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "digits_cnn.json"
 
 
 def write_spec(
@@ -171,3 +174,56 @@ def chain(folder: Path, d: dict[str, Any]) -> tuple[Path, int, int]:
         yield node("total", "sum", previous)
 
     return write_spec(folder, "chain", leaves, nodes(), "total")
+
+
+#: The example's ops and attributes, in order, as the other systems' CNNs compute them (reg_k are the
+#: l2_regularization nodes, whose lambda is the workload's).
+CNN_OPS = [
+    ("reshape", {"shape": [-1, 1, 8, 8]}),
+    ("conv2d", {"padding": 1}),
+    ("relu", {}),
+    ("max_pool2d", {"kernel_size": 2}),
+    ("conv2d", {"padding": 1}),
+    ("relu", {}),
+    ("max_pool2d", {"kernel_size": 2}),
+    ("flatten", {}),
+    ("matmul", {}),
+    ("add", {}),
+    ("softmax_cross_entropy", {}),
+    ("l2_regularization", {"lambda": "lam"}),
+    ("l2_regularization", {"lambda": "lam"}),
+    ("l2_regularization", {"lambda": "lam"}),
+    ("add", {}),
+    ("add", {}),
+    ("add", {}),
+]
+
+
+def cnn(folder: Path, d: dict[str, Any]) -> tuple[Path, int, int]:
+    """examples/digits_cnn.json with the workload's parameter values and lambda. Refuses an example file
+    whose graph is no longer the one the other systems compute (workloads.CNN_CHANNELS and friends)."""
+    spec = json.loads(CNN_EXAMPLE.read_text())
+    spec.pop("$schema", None)  # a relative path, meaningless beside the copy
+    found = [(n["op"], n.get("attrs", {})) for n in spec["nodes"]]
+    expected = [(op, {k: d["lam"] if v == "lam" else v for k, v in a.items()}) for op, a in CNN_OPS]
+    if [op for op, _ in found] != [op for op, _ in expected] or any(
+        a != e for (op, a), (_, e) in zip(found, expected, strict=True) if op != "l2_regularization"
+    ):
+        raise ValueError(f"{CNN_EXAMPLE} is no longer the CNN the benchmark's other systems compute")
+    params = [leaf for leaf in spec["leaves"] if leaf["kind"] == "parameter"]
+    if sorted(leaf["id"] for leaf in params) != sorted(CNN_PARAMS):
+        raise ValueError(
+            f"{CNN_EXAMPLE}: parameters {[leaf['id'] for leaf in params]}, expected {CNN_PARAMS}"
+        )
+    for leaf in params:
+        value = np.asarray(d[leaf["id"]], dtype=np.float64)
+        if list(value.shape) != leaf["shape"]:
+            raise ValueError(f"{CNN_EXAMPLE}: {leaf['id']} has shape {leaf['shape']}, the data {value.shape}")
+        leaf["value"] = value.tolist()
+    for entry in spec["nodes"]:
+        if entry["op"] == "l2_regularization":
+            entry["attrs"]["lambda"] = d["lam"]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "cnn.json"
+    path.write_text(json.dumps(spec, allow_nan=False))
+    return path, len(spec["leaves"]), len(spec["nodes"])

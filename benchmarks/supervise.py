@@ -39,27 +39,33 @@ class Outcome:
 
 
 def run_worker(
-    args: list[str], workloads: list[str], limits: Limits, env: dict[str, str] | None = None
+    args: list[str],
+    workloads: list[str],
+    limits: Limits,
+    env: dict[str, str] | None = None,
+    python: str | None = None,
 ) -> Outcome:
     """Run ``worker.py ARGS`` (with ``{workloads}`` in ARGS replaced by the ones left to do) until every
-    workload has a record."""
+    workload has a record; with ``python`` (an interpreter), in that Python instead of this one."""
     outcome = Outcome({})
     while True:
         remaining = [w for w in workloads if w not in outcome.records]
         if not remaining or outcome.unavailable:
             return outcome
         argv = [a.replace("{workloads}", ",".join(remaining)) for a in args]
-        _run_once(argv, limits, env, outcome)
+        _run_once(argv, limits, env, outcome, python or sys.executable)
 
 
-def _run_once(argv: list[str], limits: Limits, env: dict[str, str] | None, outcome: Outcome) -> None:
+def _run_once(
+    argv: list[str], limits: Limits, env: dict[str, str] | None, outcome: Outcome, python: str
+) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-worker-") as folder:
         events_path, stderr_path = Path(folder) / "events.jsonl", Path(folder) / "stderr.txt"
         events_path.touch()
         argv = [a.replace("{events}", str(events_path)) for a in argv]
         with open(stderr_path, "w") as stderr, open(events_path) as events:
             process = subprocess.Popen(
-                [sys.executable, str(WORKER), *argv],
+                [python, str(WORKER), *argv],
                 cwd=HERE,
                 stdin=subprocess.DEVNULL,
                 stdout=stderr,

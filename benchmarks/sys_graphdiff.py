@@ -107,3 +107,7 @@ def svm(d: dict[str, Any]) -> Impl:
 
 def chain(d: dict[str, Any]) -> Impl:
     return _impl("chain", d)
+
+
+def cnn(d: dict[str, Any]) -> Impl:
+    return _impl("cnn", d, feeds={"X": d["X"], "y": d["y"]})

@@ -12,7 +12,8 @@ jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402 (after enabling float64)
 import numpy as np  # noqa: E402
-from workloads import SCALAR_MLP_PARAMS, Impl, chain_ops, run_chain, scalar_mlp_loss  # noqa: E402
+from jax import lax  # noqa: E402
+from workloads import CNN_PARAMS, SCALAR_MLP_PARAMS, Impl, chain_ops, run_chain, scalar_mlp_loss  # noqa: E402
 
 
 def version() -> str:
@@ -83,3 +84,30 @@ def svm(d: dict[str, Any]) -> Impl:
 def chain(d: dict[str, Any]) -> Impl:
     ops = chain_ops(d["ops"])
     return _impl(lambda p: jnp.sum(run_chain(p["x"], ops, jnp.square, jax.nn.relu)), {"x": d["x"]})
+
+
+def cnn(d: dict[str, Any]) -> Impl:
+    """lax.conv_general_dilated (NCHW, OIHW) and a reduce_window max pool, as examples/digits_cnn.json."""
+    lam = d["lam"]
+    channels = d["conv1/W"].shape[1]
+    side = round((d["X"].shape[1] // channels) ** 0.5)
+
+    def conv(x: Any, w: Any, b: Any) -> Any:
+        out = lax.conv_general_dilated(
+            x, w, (1, 1), ((1, 1), (1, 1)), dimension_numbers=("NCHW", "OIHW", "NCHW")
+        )
+        return out + b[None, :, None, None]
+
+    def pool(x: Any) -> Any:
+        return lax.reduce_window(x, -jnp.inf, lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+
+    def loss_fn(p: dict[str, Any], X: Any, y: Any) -> Any:
+        h = X.reshape(-1, channels, side, side)
+        h = pool(jax.nn.relu(conv(h, p["conv1/W"], p["conv1/b"])))
+        h = pool(jax.nn.relu(conv(h, p["conv2/W"], p["conv2/b"])))
+        scores = h.reshape(h.shape[0], -1) @ p["fc/W"] + p["fc/b"]
+        correct = jnp.take_along_axis(scores, y[:, None], axis=1)[:, 0]
+        data_loss = jnp.mean(jax.nn.logsumexp(scores, axis=1) - correct)
+        return data_loss + lam * sum(jnp.sum(p[k] * p[k]) for k in ("conv1/W", "conv2/W", "fc/W"))
+
+    return _impl(loss_fn, {name: d[name] for name in CNN_PARAMS}, d["X"], d["y"])

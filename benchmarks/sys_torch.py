@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812 (torch's own convention)
-from workloads import SCALAR_MLP_PARAMS, Impl, chain_ops, run_chain, scalar_mlp_loss
+from workloads import CNN_PARAMS, SCALAR_MLP_PARAMS, Impl, chain_ops, run_chain, scalar_mlp_loss
 
 torch.set_default_dtype(torch.float64)
 if os.environ.get("BENCH_TORCH_THREADS"):
@@ -93,3 +93,20 @@ def svm(d: dict[str, Any]) -> Impl:
 def chain(d: dict[str, Any]) -> Impl:
     x, ops = _leaf(d["x"]), chain_ops(d["ops"])
     return _impl({"x": x}, lambda: run_chain(x, ops, torch.square, torch.relu).sum())
+
+
+def cnn(d: dict[str, Any]) -> Impl:
+    """torch.nn.functional's conv2d, relu, max_pool2d and cross_entropy, as examples/digits_cnn.json."""
+    P = {name: _leaf(d[name]) for name in CNN_PARAMS}
+    channels = P["conv1/W"].shape[1]
+    side = round((d["X"].shape[1] // channels) ** 0.5)
+    X, y, lam = torch.from_numpy(d["X"]).reshape(-1, channels, side, side), torch.from_numpy(d["y"]), d["lam"]
+    W1, b1, W2, b2, W3, b3 = P.values()
+
+    def loss_fn() -> torch.Tensor:
+        h = F.max_pool2d(torch.relu(F.conv2d(X, W1, b1, padding=1)), 2)
+        h = F.max_pool2d(torch.relu(F.conv2d(h, W2, b2, padding=1)), 2)
+        scores = h.flatten(1) @ W3 + b3
+        return F.cross_entropy(scores, y) + lam * ((W1 * W1).sum() + (W2 * W2).sum() + (W3 * W3).sum())
+
+    return _impl(P, loss_fn)

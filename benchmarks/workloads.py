@@ -24,9 +24,23 @@ class Workload:
     params: tuple[str, ...]
     #: Systems that build their graph out of scalars only can run it (micrograd).
     scalar: bool
+    #: The systems that implement it (None: every system that can run it).
+    systems: tuple[str, ...] | None = None
+
+    def implemented_by(self, system: str) -> bool:
+        return self.systems is None or system in self.systems
 
 
 SCALAR_MLP_PARAMS = ("W1", "b1", "W2", "b2", "W3", "b3")
+
+#: The CNN's parameters, named as in examples/digits_cnn.json (its leaf ids).
+CNN_PARAMS = ("conv1/W", "conv1/b", "conv2/W", "conv2/b", "fc/W", "fc/b")
+#: Its architecture (the example file's; specs.cnn checks that the file still says so): 1x8x8 images,
+#: conv 3x3 (padding 1) to 8 channels, relu, 2x2 max pool, conv 3x3 to 16, relu, 2x2 max pool, flatten
+#: (16 x 2 x 2 = 64) and a linear layer to 10 classes.
+CNN_IMAGE = 8
+CNN_CHANNELS = (1, 8, 16)
+CNN_CLASSES = 10
 
 WORKLOADS: dict[str, Workload] = {
     w.name: w
@@ -36,8 +50,16 @@ WORKLOADS: dict[str, Workload] = {
         Workload("two_layer", "two-layer net, softmax cross-entropy + L2", ("W1", "W2"), scalar=False),
         Workload("svm", "multiclass SVM (hinge, delta 1) + L2", ("W",), scalar=False),
         Workload("chain", "deep chain of elementwise ops, summed", ("x",), scalar=True),
+        Workload(
+            "cnn",
+            "small CNN (examples/digits_cnn.json), softmax cross-entropy + L2",
+            CNN_PARAMS,
+            scalar=False,
+            systems=("numpy", "graphdiff", "torch", "jax"),
+        ),
     )
 }
+
 
 #: Sizes in full mode (the issue's) and in quick mode (a smoke test in seconds).
 SIZES: dict[str, dict[str, Any]] = {
@@ -46,12 +68,14 @@ SIZES: dict[str, dict[str, Any]] = {
         "two_layer": {"n": 256, "d": 3072, "h": 512, "c": 10, "lam": 1e-3},
         "svm": {"n": 500, "d": 3073, "c": 10, "delta": 1.0, "lam": 1e-3},
         "chain": {"values": 100, "ops": 2000},
+        "cnn": {"n": 64, "lam": 1e-4},
     },
     "quick": {
         "scalar_mlp": {"points": 5, "hidden": 16},
         "two_layer": {"n": 16, "d": 96, "h": 32, "c": 10, "lam": 1e-3},
         "svm": {"n": 20, "d": 97, "c": 10, "delta": 1.0, "lam": 1e-3},
         "chain": {"values": 100, "ops": 200},
+        "cnn": {"n": 8, "lam": 1e-4},
     },
 }
 
@@ -83,6 +107,12 @@ def describe(workload: str, quick: bool) -> str:
         return f"multiclass SVM: X {s['n']}×{s['d']}, W {s['d']}×{s['c']}"
     if workload == "chain":
         return f"deep chain: {s['ops']:,} ops on {s['values']} values"
+    if workload == "cnn":
+        c0, c1, c2 = CNN_CHANNELS
+        return (
+            f"CNN: {s['n']} images {c0}×{CNN_IMAGE}×{CNN_IMAGE}, conv 3×3 {c1}, pool, conv 3×3 {c2}, pool, "
+            f"fc {c2 * (CNN_IMAGE // 4) ** 2}×{CNN_CLASSES}"
+        )
     return WORKLOADS[workload].title
 
 
@@ -133,7 +163,36 @@ def make_data(workload: str, quick: bool, **overrides: Any) -> dict[str, Any]:
         }
     if workload == "chain":
         return {**size, "x": rng.uniform(-0.9, 0.9, size["values"])}
+    if workload == "cnn":
+        return {**size, **cnn_data(rng, size["n"])}
     raise KeyError(workload)
+
+
+def cnn_data(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Random images (pixels uniform in [0, 1), as the digits' are scaled), random labels, He-scaled
+    normal weights (std sqrt(2 / fan_in), as the example file's) and small random biases.
+
+    Max-pool ties: graphdiff splits a tied window's gradient equally, PyTorch and JAX give it to one
+    element, so a tie that gradient flows through would make correct systems disagree. With continuous
+    random data a window's largest values are distinct, except in windows where relu made everything 0;
+    there every element's pre-activation is negative (the biases are nonzero, so no pre-activation is
+    exactly 0), relu passes back 0, and however the pool splits the gradient, every parameter's gradient
+    is the same. (The real digits, with their many exact 0 pixels, and zero biases would give exact 0
+    pre-activations at relu's kink.) sys_numpy.cnn checks this for the data it is given (a margin
+    between each live window's two largest values, none at the kink) and refuses data that breaks it.
+    """
+    c0, c1, c2 = CNN_CHANNELS
+    features = c2 * (CNN_IMAGE // 4) ** 2
+    return {
+        "X": rng.uniform(0.0, 1.0, (n, c0 * CNN_IMAGE * CNN_IMAGE)),
+        "y": rng.integers(0, CNN_CLASSES, n).astype(np.int64),
+        "conv1/W": rng.standard_normal((c1, c0, 3, 3)) * np.sqrt(2.0 / (c0 * 9)),
+        "conv1/b": rng.uniform(-0.1, 0.1, c1),
+        "conv2/W": rng.standard_normal((c2, c1, 3, 3)) * np.sqrt(2.0 / (c1 * 9)),
+        "conv2/b": rng.uniform(-0.1, 0.1, c2),
+        "fc/W": rng.standard_normal((features, CNN_CLASSES)) * np.sqrt(2.0 / features),
+        "fc/b": rng.uniform(-0.1, 0.1, CNN_CLASSES),
+    }
 
 
 @dataclass

@@ -388,7 +388,13 @@ from op_cases_norm import CASES as NORM_CASES  # noqa: E402
 from op_cases_shape import CASES as SHAPE_CASES  # noqa: E402
 
 CASES = (
-    CASES + ELEMENTWISE_CASES + INDEXING_CASES + SHAPE_CASES + LINALG_CASES + CONV_CASES + NORM_CASES
+    CASES
+    + ELEMENTWISE_CASES
+    + INDEXING_CASES
+    + SHAPE_CASES
+    + LINALG_CASES
+    + CONV_CASES
+    + NORM_CASES
     + LOSS_CASES
 )
 CASES_BY_OP: dict[str, OpCase] = {case.op: case for case in CASES}

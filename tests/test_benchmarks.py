@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKLOADS = ("circuit", "scalar_mlp", "two_layer", "svm", "chain")
+WORKLOADS = ("circuit", "scalar_mlp", "two_layer", "svm", "chain", "cnn")
 
 
 def test_quick_benchmark_runs_and_every_workload_agrees(tmp_path):
