@@ -8,6 +8,9 @@ array reader) know only the message; the layer that knows the file and the place
 
 from __future__ import annotations
 
+import difflib
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Self
 
@@ -75,3 +78,29 @@ class NonFiniteError(ComputeError):
 
 class GradientCheckError(GraphdiffError):
     """A gradient check was asked for something it cannot check (no float leaf, bad arguments)."""
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """``'did you mean "add"?'`` for the closest of ``candidates`` to a misspelt ``name``, or ``""``.
+
+    Every candidate as close as the closest is named (``"ad"`` is as close to ``"add"`` as to ``"pad"``):
+    picking one of a tie would be a guess the user cannot see through.
+    """
+    scored: list[tuple[float, str]] = []
+    matcher = difflib.SequenceMatcher(b=name)
+    for candidate in candidates:
+        matcher.set_seq1(candidate)
+        if matcher.real_quick_ratio() >= _CLOSE and matcher.quick_ratio() >= _CLOSE:
+            ratio = matcher.ratio()
+            if ratio >= _CLOSE:
+                scored.append((ratio, candidate))
+    if not scored:
+        return ""
+    best = max(ratio for ratio, _ in scored)
+    ties = sorted(candidate for ratio, candidate in scored if ratio == best)[:_MAX_GUESSES]
+    return "did you mean " + " or ".join(json.dumps(c, ensure_ascii=False) for c in ties) + "?"
+
+
+#: difflib.get_close_matches's default cutoff, and how many equally close names a hint may list.
+_CLOSE = 0.6
+_MAX_GUESSES = 3

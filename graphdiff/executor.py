@@ -14,7 +14,6 @@ This module is the only home of the chain-rule loop.
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from .errors import ComputeError, FeedError, GraphdiffError, NonFiniteError, Problem
+from .errors import ComputeError, FeedError, GraphdiffError, NonFiniteError, Problem, did_you_mean
 from .graph import CheckedGraph, gc_paused
 from .ops import Attrs, Op, bind_symbols, format_shape
 
@@ -112,8 +111,8 @@ class Plan:
         try:
             return self._slots[id]
         except KeyError:
-            guess = difflib.get_close_matches(id, self.ids, n=1)
-            hint = f"; did you mean {json.dumps(guess[0])}?" if guess else ""
+            hint = did_you_mean(id, self.ids)
+            hint = f"; {hint}" if hint else ""
             raise GraphdiffError(
                 Problem(self.graph.source.label, None, f"no leaf or node {json.dumps(id)}{hint}")
             ) from None
@@ -554,8 +553,8 @@ def bind_feeds(graph: CheckedGraph, feeds: Mapping[str, Any] | None) -> dict[str
     label = graph.source.label
     for name in feeds:
         if name not in graph.leaves:
-            guess = difflib.get_close_matches(name, graph.ids_of_kind("input"), n=1)
-            hint = f"; did you mean {json.dumps(guess[0])}?" if guess else ""
+            hint = did_you_mean(name, graph.ids_of_kind("input"))
+            hint = f"; {hint}" if hint else ""
             where = " (it is a node, computed from its inputs)" if name in graph.nodes else ""
             raise FeedError(
                 Problem(label, f"feed {json.dumps(name)}", f"not an input of the graph{where}{hint}")

@@ -9,7 +9,6 @@ after this step re-validates; the executor compiles the checked graph into a pla
 
 from __future__ import annotations
 
-import difflib
 import functools
 import gc
 import json
@@ -23,7 +22,7 @@ import networkx as nx
 import numpy as np
 from pydantic import ValidationError
 
-from .errors import GraphdiffError, Problem, ShapeError, SpecError
+from .errors import GraphdiffError, Problem, ShapeError, SpecError, did_you_mean
 from .ops import REGISTRY, Attrs, Op, TensorType, bind_symbols, format_shape
 from .spec import (
     DEFAULT_MAX_ELEMENTS,
@@ -402,8 +401,7 @@ def attrs_problems(op: Op, exc: ValidationError) -> list[str]:
         where = "attrs." + format_path(path)
         if error["type"] == "extra_forbidden":
             known = ", ".join(names) if names else "none"
-            guess = difflib.get_close_matches(str(loc[-1]), names, n=1)
-            hint = f"did you mean {_quote(guess[0])}?" if guess else f"{op.name} takes: {known}"
+            hint = did_you_mean(str(loc[-1]), names) or f"{op.name} takes: {known}"
             message = f"unknown attribute for {op.name}; {hint}"
         elif error["type"] == "missing":
             message = f"required by {op.name}"
@@ -520,5 +518,5 @@ def _quote(text: str) -> str:
 
 
 def _guess(name: str, known: Mapping[str, Any] | dict[str, Any]) -> str:
-    guess = difflib.get_close_matches(name, list(known), n=1)
-    return f"; did you mean {_quote(guess[0])}?" if guess else ""
+    hint = did_you_mean(name, known)
+    return f"; {hint}" if hint else ""

@@ -221,7 +221,7 @@ CASES = [
     Case(
         "unknown-op-with-suggestion",
         scalar(setter("nodes", 0, "op", "ad")),
-        (f'{FILE}: nodes[0] "q": unknown op "ad"; did you mean "add"?',),
+        (f'{FILE}: nodes[0] "q": unknown op "ad"; did you mean "add" or "pad"?',),
     ),
     *(
         Case(

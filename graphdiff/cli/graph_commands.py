@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import inspect
 import json
 import shutil
@@ -15,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..api import Graph, Result, check_gradients, json_array, load
-from ..errors import ArrayFileError, FeedError, GraphdiffError, Problem
+from ..errors import ArrayFileError, FeedError, GraphdiffError, Problem, did_you_mean
 from ..fileio import check_writable, write_atomic
 from ..ops import REGISTRY, catalog, format_shape
 from ..render import diagram_format, render, render_steps, write_diagram
@@ -341,8 +340,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_ops(args: argparse.Namespace) -> int:
     unknown = [name for name in args.names if name not in REGISTRY]
     if unknown:
-        guess = difflib.get_close_matches(unknown[0], list(REGISTRY), n=1)
-        hint = f"; did you mean {json.dumps(guess[0])}?" if guess else ""
+        hint = did_you_mean(unknown[0], REGISTRY)
+        hint = f"; {hint}" if hint else ""
         raise GraphdiffError(Problem(None, None, f"unknown op {json.dumps(unknown[0])}{hint}"))
     if args.markdown:
         print(catalog.markdown_table(), end="")

@@ -7,7 +7,6 @@ bit-exact and saving twice gives identical bytes) and atomic.
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import Problem, SpecError
+from ..errors import Problem, SpecError, did_you_mean
 from ..fileio import write_atomic
 from .migrate import migrate
 from .models import LITERAL_TAG, SPEC_FIELD_NAMES, GraphSpec
@@ -201,8 +200,8 @@ def _message(errors: list[dict[str, Any]], path: tuple[str | int, ...]) -> str:
     tags = {part for e in errors for part in e["loc"] if isinstance(part, str)}
     if first["type"] == "extra_forbidden":
         name = str(path[-1])
-        guess = difflib.get_close_matches(name, SPEC_FIELD_NAMES, n=1)
-        return "unknown field" + (f"; did you mean {json.dumps(guess[0])}?" if guess else "")
+        hint = did_you_mean(name, SPEC_FIELD_NAMES)
+        return "unknown field" + (f"; {hint}" if hint else "")
     if first["type"] == "missing":
         return "required field is missing"
     if LITERAL_TAG in tags:
