@@ -68,14 +68,14 @@ SIZES: dict[str, dict[str, Any]] = {
         "two_layer": {"n": 256, "d": 3072, "h": 512, "c": 10, "lam": 1e-3},
         "svm": {"n": 500, "d": 3073, "c": 10, "delta": 1.0, "lam": 1e-3},
         "chain": {"values": 100, "ops": 2000},
-        "cnn": {"n": 64, "lam": 1e-4},
+        "cnn": {"n": 64, "lam": 1e-3},
     },
     "quick": {
         "scalar_mlp": {"points": 5, "hidden": 16},
         "two_layer": {"n": 16, "d": 96, "h": 32, "c": 10, "lam": 1e-3},
         "svm": {"n": 20, "d": 97, "c": 10, "delta": 1.0, "lam": 1e-3},
         "chain": {"values": 100, "ops": 200},
-        "cnn": {"n": 8, "lam": 1e-4},
+        "cnn": {"n": 8, "lam": 1e-3},
     },
 }
 

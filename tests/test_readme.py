@@ -106,3 +106,25 @@ def test_optimization_lab_python_example_runs():
         os.chdir(cwd)
     assert namespace["result"].final_val.accuracy > 0.9
     assert namespace["png"].startswith(b"\x89PNG")
+
+
+def test_cnn_example_reaches_97_percent_through_the_cli(tmp_path, monkeypatch, capsys):
+    """The README's CNN command, run as shown (from a copy of examples/), gives the accuracy it claims."""
+    pytest.importorskip("sklearn")
+    from graphdiff.cli import main
+
+    lab = README.split("## Optimization lab")[1].split("\n## ")[0]
+    (command,) = re.findall(r"^\$ (graphdiff train examples/digits_cnn\.json .*)$", lab, flags=re.M)
+    shown = re.search(r"^after 2000 steps \([\d.]+ s\): (.*)$", lab, flags=re.M)
+    (tmp_path / "examples").mkdir()
+    example = (ROOT / "examples" / "digits_cnn.json").read_bytes()
+    (tmp_path / "examples" / "digits_cnn.json").write_bytes(example)
+    monkeypatch.chdir(tmp_path)
+
+    assert main([*command.split()[1:], "--quiet"]) == 0
+    out = capsys.readouterr().out
+    summary = re.search(r"^after 2000 steps \([\d.]+ s\): (.*)$", out, flags=re.M)
+    accuracy = float(re.search(r"validation accuracy ([\d.]+)%", summary.group(1)).group(1))
+    assert accuracy >= 97.0, out
+    assert shown is not None and shown.group(1) == summary.group(1)
+    assert (tmp_path / "digits_cnn.trained.loss.png").read_bytes().startswith(b"\x89PNG")

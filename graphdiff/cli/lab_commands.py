@@ -62,6 +62,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
             "graphdiff train examples/digits_svm.json --data digits --steps 1000 --lr 0.1 --batch-size 64",
             "graphdiff train examples/digits_softmax.json --data digits --lr 0.01 --batch-size 64 \\\n"
             "    --momentum 0.9",
+            "graphdiff train examples/digits_cnn.json --data digits --steps 2000 --lr 0.05 \\\n"
+            "    --batch-size 64 --momentum 0.9 --lr-decay 0.5 --decay-every 500",
             "graphdiff train net.json --data data.npz --bind X=features -o net.trained.npz --force",
             "graphdiff run spiral_two_layer.trained.json --feed X=[[0.1,0.2]] --feed y=[0]",
         ),
@@ -442,9 +444,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     objective.check_batch_size(config.batch_size)
     if "spec" in paths:
         trained_spec(objective.graph, paths["npz"].name, paths["spec"], "")  # refuse before training
-    print(
-        f"training {objective.graph.name}: {config.method}, learning rate {config.lr:g}, {config.steps} steps"
-    )
+    print(f"training {objective.graph.name}: {config.method}, {config.schedule}, {config.steps} steps")
     print(bound)
     result = optimize.train(objective, config, progress=_progress(args))
     print(f"start: {_summary(result.initial, None)}")
@@ -466,7 +466,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"{_summary(result.final, result.final_val)}"
     )
     note = (
-        f"Parameters trained by graphdiff train ({config.method}, learning rate {config.lr:g}, "
+        f"Parameters trained by graphdiff train ({config.method}, {config.schedule}, "
         f"{config.steps} steps, seed {config.seed}): {_summary(result.final, result.final_val)}."
     )
     files = _params_files(objective, result.params, paths, note)

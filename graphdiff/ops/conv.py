@@ -9,13 +9,14 @@ time when it would be below 1.
 How it is computed (vectorized; no loop over positions, images or channels):
 
 - conv2d is im2col plus one matrix product per group (all groups in one batched ``np.matmul``). x is
-  copied once into a zero buffer holding the padding; the windows are a strided view of that buffer,
-  laid out so that for stride 1 each (channel, kernel offset, image) reads one contiguous run of
-  OH x Wb elements: the output is computed over whole buffer rows (Wb >= padded width columns, the
-  extra columns' values discarded), which makes the im2col copy several times faster than copying
-  OW-long pieces. The backward is the same product transposed: grad weight = upstream x windows,
-  grad x = weight^T x upstream scattered back onto the buffer by kH x kW strided adds (the transposed
-  convolution; overlapping windows accumulate), then cropped to x.
+  copied once into a zero buffer that holds, per channel, the batch's padded images stacked one below
+  the other (see ConvGeometry). The output is computed at every row and column of that stack, including
+  positions whose windows straddle two images or the right edge (their values are discarded), so that
+  for stride 1 the elements under one kernel offset are one contiguous run per channel: the im2col copy
+  is C x kH x kW long, simple copies instead of N x C x kH x kW x OH short ones, several times faster.
+  The backward is the same product transposed: grad weight = upstream x windows, grad x = weight^T x
+  upstream added back onto the buffer by kH x kW strided adds (the transposed convolution; overlapping
+  windows accumulate; the discarded positions carry zeros), then cropped to x.
 - The pools reduce a strided view of the windows; their backward scatters each window's share back,
   in one assignment when windows do not overlap (a plain reshape when they tile x exactly) and by
   kH x kW strided adds when they do.
@@ -69,12 +70,16 @@ def _spatial(op: Op, x: TensorType, name: str = "x") -> tuple[int, int, int]:
 
 @dataclass(frozen=True)
 class ConvGeometry:
-    """Sizes of a convolution over one (H, W) with a (kH, kW) kernel.
+    """Sizes of a convolution over one (H, W) with a (kH, kW) kernel, and of its working buffer.
 
-    The input lives in a zero buffer of (Hp + 1) x Wb per channel: Hp = H + 2 ph rows plus one spare row
-    (the last windows' discarded columns read up to a row past the end), Wb = the padded width rounded up
-    to a multiple of sw. The output is computed on OH x Wc positions per image, Wc = Wb // sw, of which
-    the first OW columns are kept.
+    The buffer holds, per channel, the batch's padded images one below the other: image n's padded
+    rows start at row n * Hs, where Hs is the padded height rounded up to a multiple of sh, and each row
+    is Wb long (the padded width rounded up to a multiple of sw), followed by a ``tail`` of zeros that the
+    last windows' discarded positions read. Outputs are computed at every (row, column) of that stack
+    with a stride: R = N * Hs / sh rows of Wc = Wb / sw, of which each image's first OH rows and OW
+    columns are kept. With stride 1 the window elements under one kernel offset are then one contiguous
+    run per channel, so the im2col copy and the backward's scatter are C kH kW long, simple copies and
+    adds instead of many short ones.
     """
 
     h: int
@@ -85,15 +90,29 @@ class ConvGeometry:
     dilation: tuple[int, int]
     out_h: int
     out_w: int
+    image_h: int
     buffer_w: int
+
+    @property
+    def rows_per_image(self) -> int:
+        return self.image_h // self.stride[0]
 
     @property
     def cols_w(self) -> int:
         return self.buffer_w // self.stride[1]
 
     @property
-    def buffer_hw(self) -> tuple[int, int]:
-        return self.h + 2 * self.padding[0] + 1, self.buffer_w
+    def tail(self) -> int:
+        """How far past the last image the last (discarded) windows read."""
+        (kh, kw), (dh, dw) = self.kernel, self.dilation
+        return dh * (kh - 1) * self.buffer_w + dw * (kw - 1)
+
+    def channel_size(self, n: int) -> int:
+        return n * self.image_h * self.buffer_w + self.tail
+
+    def positions(self, n: int) -> int:
+        """Output positions computed per channel (kept and discarded)."""
+        return n * self.rows_per_image * self.cols_w
 
 
 @functools.lru_cache(maxsize=256)
@@ -115,68 +134,75 @@ def conv_geometry(
             f"(input {_by((h, w))}, padding {_by(padding)}): the output would be empty"
         )
     out_h, out_w = ((p - e) // s + 1 for p, e, s in zip(padded, extent, stride, strict=True))
-    buffer_w = -(-padded[1] // stride[1]) * stride[1]
-    return ConvGeometry(h, w, kernel, stride, padding, dilation, out_h, out_w, buffer_w)
+    image_h, buffer_w = (-(-p // s) * s for p, s in zip(padded, stride, strict=True))
+    return ConvGeometry(h, w, kernel, stride, padding, dilation, out_h, out_w, image_h, buffer_w)
+
+
+def _images(buffer: np.ndarray, g: ConvGeometry, n: int) -> np.ndarray:
+    """(C, N, Hs, Wb) view of the buffer's images (the tail left out)."""
+    c = buffer.shape[0]
+    return buffer[:, : n * g.image_h * g.buffer_w].reshape(c, n, g.image_h, g.buffer_w)
+
+
+def _crop(buffer: np.ndarray, g: ConvGeometry, n: int) -> np.ndarray:
+    """(N, C, H, W) view of x's own positions in the buffer (the padding left out)."""
+    (ph, pw) = g.padding
+    return _images(buffer, g, n)[:, :, ph : ph + g.h, pw : pw + g.w].transpose(1, 0, 2, 3)
 
 
 def _buffer(x: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """x copied into the zero buffer (N, C, Hp + 1, Wb), at offset (ph, pw)."""
+    """x copied into a zero buffer (C, channel_size), each image at its place in the stack."""
     n, c = x.shape[:2]
-    ph, pw = g.padding
-    buffer = np.zeros((n, c, *g.buffer_hw), dtype=x.dtype)
-    buffer[:, :, ph : ph + g.h, pw : pw + g.w] = x
+    buffer = np.zeros((c, g.channel_size(n)), dtype=x.dtype)
+    _crop(buffer, g, n)[...] = x
     return buffer
 
 
-def _window_view(buffer: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """(C, kH, kW, N, OH, Wc) read-only view of the buffer: element [c, p, q, n, i, j] is the input
-    under kernel offset (p, q) of output position (i, j) of image n. (In bounds: the last window's
-    last discarded column is at most a row past the padded input, into the spare row.)"""
-    n, c = buffer.shape[:2]
-    s_n, s_c, s_h, s_w = buffer.strides
-    (kh, kw), (sh, sw), (dh, dw) = g.kernel, g.stride, g.dilation
-    shape = (c, kh, kw, n, g.out_h, g.cols_w)
-    return _strided(buffer, 0, shape, (s_c, dh * s_h, dw * s_w, s_n, sh * s_h, sw * s_w))
+def _offset_view(buffer: np.ndarray, g: ConvGeometry, n: int, p: int, q: int) -> np.ndarray:
+    """(C, R, Wc) view of the buffer: the element under kernel offset (p, q) of every computed window.
+    Its elements are distinct (Wc sw = Wb), so adding into it in place is safe."""
+    dh, dw = g.dilation
+    item = buffer.itemsize
+    offset = (p * dh * g.buffer_w + q * dw) * item
+    shape, strides = _positions_layout(g, n, item)
+    return np.ndarray((buffer.shape[0], *shape), buffer.dtype, buffer, offset, (buffer.strides[0], *strides))
 
 
-def _offset_view(buffer: np.ndarray, g: ConvGeometry, p: int, q: int) -> np.ndarray:
-    """(C, N, OH, Wc) writeable view of the buffer: the input positions under kernel offset (p, q).
-    Its elements are distinct (Wc sw <= Wb), so adding into it in place is safe."""
-    n, c, _, bw = buffer.shape
-    s_n, s_c, s_h, s_w = buffer.strides
-    (sh, sw), (dh, dw) = g.stride, g.dilation
-    offset = (p * dh * bw + q * dw) * buffer.itemsize
-    return _strided(buffer, offset, (c, n, g.out_h, g.cols_w), (s_c, s_n, sh * s_h, sw * s_w))
-
-
-def _strided(buffer: np.ndarray, offset: int, shape: tuple[int, ...], strides: tuple[int, ...]) -> np.ndarray:
-    """A strided view of a contiguous buffer (numpy checks that it stays inside; several times cheaper
-    than numpy.lib.stride_tricks.as_strided)."""
-    return np.ndarray(shape, buffer.dtype, buffer, offset, strides)
+def _positions_layout(g: ConvGeometry, n: int, item: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Shape and strides of the computed positions within one channel of the buffer: one axis when
+    they are contiguous (stride 1), (R, Wc) otherwise. numpy's loops do not merge the two axes of a view
+    made by hand, and one long axis is about 4 times faster to copy or add."""
+    (sh, sw) = g.stride
+    if (sh, sw) == (1, 1):
+        return (g.positions(n),), (item,)
+    return (n * g.rows_per_image, g.cols_w), (sh * g.buffer_w * item, sw * item)
 
 
 def _im2col(x: np.ndarray, g: ConvGeometry, groups: int) -> np.ndarray:
-    """The windows of x as (groups, C/groups * kH * kW, N * OH * Wc): one copy of the strided view."""
+    """The windows of x as (groups, C/groups * kH * kW, positions): one copy of a strided view."""
     n, c = x.shape[:2]
-    kh, kw = g.kernel
-    view = _window_view(_buffer(x, g), g)
-    return view.reshape(groups, c // groups * kh * kw, n * g.out_h * g.cols_w)
+    buffer = _buffer(x, g)
+    (kh, kw), (dh, dw) = g.kernel, g.dilation
+    item = buffer.itemsize
+    positions, position_strides = _positions_layout(g, n, item)
+    shape = (c, kh, kw, *positions)
+    strides = (buffer.strides[0], dh * g.buffer_w * item, dw * item, *position_strides)
+    view = np.ndarray(shape, buffer.dtype, buffer, 0, strides)
+    return view.reshape(groups, c // groups * kh * kw, g.positions(n))
 
 
 def _col2im(cols: np.ndarray, g: ConvGeometry, n: int, c: int, dtype: np.dtype) -> np.ndarray:
-    """The transposed im2col: (C * kH * kW, N * OH * Wc) window contributions summed onto the input
-    positions they came from (overlapping windows accumulate), cropped to (N, C, H, W). One strided add
-    per kernel offset; the discarded columns carry zeros, so where they land does not matter."""
-    buffer = np.zeros((n, c, *g.buffer_hw), dtype=dtype)
+    """The transposed im2col: (C * kH * kW, positions) window contributions summed onto the input
+    positions they came from (overlapping windows accumulate), as (N, C, H, W). One strided add per
+    kernel offset; the discarded positions carry zeros, so where they land does not matter."""
+    buffer = np.zeros((c, g.channel_size(n)), dtype=dtype)
     kh, kw = g.kernel
-    pieces = cols.reshape(c, kh, kw, n, g.out_h, g.cols_w)
-    if buffer.size and pieces.size:
-        for p in range(kh):
-            for q in range(kw):
-                target = _offset_view(buffer, g, p, q)
-                target += pieces[:, p, q]
-    ph, pw = g.padding
-    return buffer[:, :, ph : ph + g.h, pw : pw + g.w]
+    pieces = cols.reshape(c, kh, kw, *_positions_layout(g, n, cols.itemsize)[0])
+    for p in range(kh):
+        for q in range(kw):
+            target = _offset_view(buffer, g, n, p, q)
+            target += pieces[:, p, q]
+    return _crop(buffer, g, n)
 
 
 # --- conv2d --------------------------------------------------------------------------------------------
@@ -274,13 +300,13 @@ class Conv2d(Op):
         groups = attrs.groups
         cols = _im2col(x, g, groups)
         product = np.matmul(weight.reshape(groups, out_channels // groups, -1), cols)
-        product = product.reshape(out_channels, -1)  # (O, N * OH * Wc)
+        product = product.reshape(out_channels, -1)  # (O, positions)
         if bias is not None:
             product = product.astype(np.result_type(product, bias), copy=False)
             product += bias[:, None]
-        kept = product.reshape(out_channels, n, g.out_h, g.cols_w)[..., : g.out_w]
+        computed = product.reshape(out_channels, n, g.rows_per_image, g.cols_w)
         out = np.empty((n, out_channels, g.out_h, g.out_w), dtype=product.dtype)
-        np.copyto(out.transpose(1, 0, 2, 3), kept)
+        np.copyto(out.transpose(1, 0, 2, 3), computed[:, :, : g.out_h, : g.out_w])
         return out
 
     def vjp(self, attrs, upstream, out, values, needs):
@@ -294,9 +320,10 @@ class Conv2d(Op):
             grads[2] = upstream.sum(axis=0).sum(axis=(1, 2)).astype(values[2].dtype, copy=False)
         if not (needs[0] or needs[1]):
             return tuple(grads)
-        # upstream as (O, N, OH, Wc), zero in the discarded columns: the products' other operand
-        spread = np.zeros((out_channels, n, g.out_h, g.cols_w), dtype=upstream.dtype)
-        spread[..., : g.out_w] = upstream.transpose(1, 0, 2, 3)
+        # upstream at its computed positions (O, positions), zero at the discarded ones: the products'
+        # other operand
+        spread = np.zeros((out_channels, n, g.rows_per_image, g.cols_w), dtype=upstream.dtype)
+        spread[:, :, : g.out_h, : g.out_w] = upstream.transpose(1, 0, 2, 3)
         spread = spread.reshape(groups, out_channels // groups, -1)
         if needs[1]:
             cols = _im2col(x, g, groups)
@@ -304,8 +331,8 @@ class Conv2d(Op):
             grads[1] = grads[1].astype(weight.dtype, copy=False)
         if needs[0]:
             weights = weight.reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
-            cols = np.matmul(weights, spread)  # (groups, C/groups * kH * kW, N * OH * Wc)
-            grads[0] = _col2im(cols, g, n, c, np.result_type(cols, x)).astype(x.dtype, copy=False)
+            cols = np.matmul(weights, spread)  # (groups, C/groups * kH * kW, positions)
+            grads[0] = _col2im(cols, g, n, c, np.result_type(cols, x)).astype(x.dtype)
         return tuple(grads)
 
 

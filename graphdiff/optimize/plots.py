@@ -96,11 +96,11 @@ def loss_curve_png(result: TrainResult, title: str) -> bytes:
             )
         right.set_xlabel("step")
         right.set_ylabel("accuracy (%)")
-        right.set_ylim(0, 100)
+        right.set_ylim(0, 101)  # a line at 100% stays in view, not on the frame
         right.set_title("accuracy")
         right.grid(True, alpha=0.3)
         right.legend(loc="lower right")
-    figure.suptitle(f"{title}: {result.config.method}, learning rate {result.config.lr:g}")
+    figure.suptitle(f"{title}: {result.config.method}, {result.config.schedule}")
     return _png(figure)
 
 

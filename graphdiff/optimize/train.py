@@ -75,6 +75,14 @@ class TrainConfig:
             batch += f" + {'Nesterov ' if self.nesterov else ''}momentum {self.momentum:g}"
         return batch
 
+    @property
+    def schedule(self) -> str:
+        """The learning rate and its decay, for titles: ``learning rate 0.05 (×0.5 every 500 steps)``."""
+        if self.lr_decay == 1:
+            return f"learning rate {self.lr:g}"
+        every = f"{self.decay_every} steps" if self.decay_every else "epoch"
+        return f"learning rate {self.lr:g} (×{self.lr_decay:g} every {every})"
+
 
 @dataclass
 class HistoryRow:
