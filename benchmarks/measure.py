@@ -63,6 +63,7 @@ def time_step(step: Callable[[], Any], config: TimingConfig) -> dict[str, Any]:
     batch = 1 if one_run >= config.batch_s else max(1, int(config.batch_s / max(one_run, 1e-9)))
     gc.collect()
     times: list[float] = []
+    faults_before = minor_page_faults()
     started = time.perf_counter()
     while True:
         t0 = time.perf_counter()
@@ -79,14 +80,22 @@ def time_step(step: Callable[[], Any], config: TimingConfig) -> dict[str, Any]:
             or len(times) >= config.max_runs
         ):
             break
+    runs = len(times) * batch
     return {
         "median_s": statistics.median(times),
         "min_s": min(times),
-        "runs": len(times) * batch,
+        "page_faults_per_run": (minor_page_faults() - faults_before) / runs,
+        "runs": runs,
         "batch": batch,
         "warmup_runs": warmup,
         "times": times,
     }
+
+
+def minor_page_faults() -> int:
+    """The process's minor page faults so far (pages first touched, or touched again after the
+    allocator gave them back)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 # --- memory -------------------------------------------------------------------------------------------
@@ -130,6 +139,14 @@ def reset_peak_rss() -> bool:
 #: For the memory subprocesses: a fixed mmap threshold turns off glibc's adaptive one, so arrays freed
 #: by one run go back to the system instead of staying in the heap, and RSS follows live memory.
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_TRIM_THRESHOLD_": "131072"}
+
+#: For the timing subprocesses (every system alike, unless ``--default-malloc``): arrays under 32 MiB come
+#: from the heap and the heap is not trimmed, so memory freed by one run is reused by the next. With
+#: glibc's adaptive defaults, whether a run's temporaries stay in the heap or are given back and touched
+#: again next run (hundreds of page faults a run, each a few microseconds on a VM) depends on where they
+#: happen to land: the same code then times as either of two figures, about 2x apart, from one process
+#: to the next.
+TIMING_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
 
 
 # --- the machine --------------------------------------------------------------------------------------

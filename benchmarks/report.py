@@ -110,11 +110,19 @@ def details_table(results: dict[str, Any]) -> list[str]:
                     + (f" in {record['rounds']} rounds" if record.get("rounds", 1) > 1 else ""),
                     fmt_time(record["setup_s"]),
                     agreement,
-                    "; ".join([_info(record.get("info", {}))] + check["problems"]).strip("; "),
+                    "; ".join([_info(record.get("info", {})), _faults(record)] + check["problems"]).strip(
+                        "; "
+                    ),
                 ]
             )
     header = ["workload", "system", "median", "min", "runs", "build", "agreement", "notes"]
     return _table(header, rows)
+
+
+def _faults(record: dict[str, Any]) -> str:
+    """Page faults a run, when there are any to speak of (runs of earlier results have none recorded)."""
+    faults = record.get("page_faults_per_run")
+    return f"{faults:,.0f} page faults a run" if faults is not None and faults >= 1 else ""
 
 
 def _info(info: dict[str, Any]) -> str:
@@ -231,6 +239,23 @@ def header_lines(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _malloc_note(results: dict[str, Any]) -> str:
+    if results.get("malloc") == "default":
+        return (
+            " The timing subprocesses ran with glibc's default, adaptive malloc settings"
+            " (`--default-malloc`): the details give the page faults a run this costs."
+        )
+    return (
+        " Every system's timing subprocess runs with the same glibc malloc settings"
+        " (`MALLOC_MMAP_THRESHOLD_=32MiB`, `MALLOC_TRIM_THRESHOLD_=1GiB`): memory one run frees is"
+        " reused by the next instead of being given back to the system. With the adaptive defaults"
+        " (`--default-malloc`), whether a run's few MiB of temporaries are given back and faulted in"
+        " again next run (hundreds of page faults a run, microseconds each on a VM) depends on where"
+        " they land, so the same code times as one of two figures up to 2x apart from one process to"
+        " the next; the details give the page faults a run."
+    )
+
+
 def notes(results: dict[str, Any]) -> str:
     rounds = results.get("rounds", 1)
     split = (
@@ -254,7 +279,7 @@ def notes(results: dict[str, Any]) -> str:
         " are to hand-written numpy (np) and to PyTorch (pt); lower is faster. The build is not timed:"
         " graphdiff's spec is loaded (read + check) and compiled first, and only `plan.forward` +"
         " `plan.backward(wrt=parameters)` are timed; JAX is compiled by its first call; PyTorch,"
-        " micrograd and autograd build their graph anew in every run.",
+        " micrograd and autograd build their graph anew in every run." + _malloc_note(results),
         f"**Agreement**: before timing, each system's loss and every parameter gradient are compared with"
         f" hand-written numpy's (rtol {RTOL:g}, atol {ATOL:g}); a system that disagrees is marked"
         f" DISAGREES and the runner exits with status 1.",

@@ -130,6 +130,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json-out", metavar="FILE", help="write every measurement as JSON to FILE")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
     parser.add_argument(
+        "--default-malloc",
+        action="store_true",
+        help="time with glibc's adaptive malloc settings instead of the pinned ones (see the report's "
+        '"How this was measured"); the page faults per run show what that costs',
+    )
+    parser.add_argument(
         "--scaling-sizes",
         type=_sizes,
         help=f"node counts for load + check + compile (default {FULL_SCALING}; quick {QUICK_SCALING}; "
@@ -224,7 +230,11 @@ def run_timing(args: argparse.Namespace, results: dict[str, Any]) -> None:
                 continue
             log(f"timing {system}{_round(r, args.rounds)}: {', '.join(workloads)}")
             outcome = run_worker(
-                _time_args(args, system), workloads, args.limits, python=args.python.get(system)
+                _time_args(args, system),
+                workloads,
+                args.limits,
+                env=None if args.default_malloc else measure.TIMING_MALLOC_ENV,
+                python=args.python.get(system),
             )
             if outcome.unavailable:
                 results["skipped"][system] = outcome.unavailable
@@ -271,6 +281,8 @@ def pooled(records: list[dict[str, Any]]) -> dict[str, Any]:
         "median_s": statistics.median(times),
         "min_s": min(times),
         "runs": sum(r["runs"] for r in records),
+        "page_faults_per_run": sum(r["page_faults_per_run"] * r["runs"] for r in records)
+        / sum(r["runs"] for r in records),
         "rounds": len(records),
     }
 
@@ -350,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         "systems": args.systems,
         "machine": measure.machine(),
         "threads": args.threads,
+        "malloc": "default" if args.default_malloc else "pinned",
         "pythons": args.python,
         "rounds": args.rounds,
         "versions": {},
