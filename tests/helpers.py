@@ -5,14 +5,18 @@ Specs are plain dicts built fresh by each function, so a test may change its cop
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 import graphdiff as gd
 
@@ -96,6 +100,45 @@ def log_spec() -> dict[str, Any]:
         ],
         "loss": "L",
     }
+
+
+def spec_text(
+    leaves: list[dict[str, Any]],
+    nodes: list[dict[str, Any]],
+    loss: str | None = None,
+    outputs: list[str] | None = None,
+) -> str:
+    """A small spec "t" as JSON text; its outputs are ``outputs`` or else the last node."""
+    document: dict[str, Any] = {
+        "format_version": 1,
+        "name": "t",
+        "leaves": leaves,
+        "nodes": nodes,
+        "outputs": outputs or [nodes[-1]["id"]],
+    }
+    if loss is not None:
+        document["loss"] = loss
+    return json.dumps(document)
+
+
+def load_spec(leaves: list[dict[str, Any]], nodes: list[dict[str, Any]], loss: str | None = None) -> gd.Graph:
+    """That spec loaded and checked as a file "t.json" (the path users take)."""
+    return gd.loads(spec_text(leaves, nodes, loss), label="t.json")
+
+
+def spec_error(text: str, kind: type[gd.GraphdiffError] = gd.SpecError) -> str:
+    """The message of the error that loading and checking ``text`` must raise."""
+    with pytest.raises(kind) as excinfo:
+        _ = gd.loads(text, label="t.json").checked
+    return str(excinfo.value)
+
+
+@contextlib.contextmanager
+def strict_numpy() -> Iterator[None]:
+    """No floating-point warning or error may pass unnoticed."""
+    with warnings.catch_warnings(), np.errstate(all="raise"):
+        warnings.simplefilter("error")
+        yield
 
 
 def write_spec(folder: Path, name: str, content: dict[str, Any] | str | bytes) -> Path:

@@ -6,36 +6,17 @@ from __future__ import annotations
 
 import ast
 import inspect
-import json
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import spec_error, spec_text
 
 import graphdiff as gd
 from graphdiff.ops import REGISTRY
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def spec(leaves, nodes, loss=None, outputs=None):
-    return json.dumps(
-        {
-            "format_version": 1,
-            "name": "t",
-            "leaves": leaves,
-            "nodes": nodes,
-            "outputs": outputs or [nodes[-1]["id"]],
-            **({"loss": loss} if loss else {}),
-        }
-    )
-
-
-def spec_error(text: str) -> str:
-    with pytest.raises(gd.SpecError) as excinfo:
-        _ = gd.loads(text, label="t.json").checked
-    return str(excinfo.value)
 
 
 # --- arity ---------------------------------------------------------------------------------------------
@@ -47,19 +28,20 @@ def test_a_variadic_op_takes_any_number_of_inputs_and_names_each():
     assert op.input_names_for(3) == ("inputs[0]", "inputs[1]", "inputs[2]")
     assert op.signature() == "concat(*inputs)"
     leaves = [{"id": f"x{i}", "kind": "input", "value": [float(i)] * 2} for i in range(5)]
-    graph = gd.loads(spec(leaves, [{"id": "c", "op": "concat", "inputs": [f"x{i}" for i in range(5)]}]))
+    graph = gd.loads(spec_text(leaves, [{"id": "c", "op": "concat", "inputs": [f"x{i}" for i in range(5)]}]))
     np.testing.assert_array_equal(graph.forward().value("c"), np.repeat(np.arange(5.0), 2))
 
 
 def test_a_variadic_op_with_no_input_is_refused_naming_the_node():
-    text = spec_error(spec([], [{"id": "c", "op": "concat", "inputs": []}]))
+    text = spec_error(spec_text([], [{"id": "c", "op": "concat", "inputs": []}]))
     assert 't.json: nodes[0] "c": concat takes at least 1 input, got 0' in text
 
 
 @pytest.mark.parametrize("count", [1, 4])
 def test_an_op_with_an_optional_input_says_how_many_it_takes(count):
     leaves = [{"id": f"a{i}", "kind": "input", "shape": [1, 1, 3, 3]} for i in range(count)]
-    text = spec_error(spec(leaves, [{"id": "y", "op": "conv2d", "inputs": [f"a{i}" for i in range(count)]}]))
+    nodes = [{"id": "y", "op": "conv2d", "inputs": [f"a{i}" for i in range(count)]}]
+    text = spec_error(spec_text(leaves, nodes))
     assert f'nodes[0] "y": conv2d takes 2 to 3 inputs (x, weight, bias), got {count}' in text
 
 
@@ -171,7 +153,7 @@ def test_no_module_outside_the_ops_recognises_an_op_by_its_class():
 
 
 def test_bool_leaves_hold_true_and_false_and_select_with_where():
-    text = spec(
+    text = spec_text(
         [
             {"id": "m", "kind": "constant", "dtype": "bool", "value": [True, False, True]},
             {"id": "a", "kind": "parameter", "value": [1.0, 2.0, 3.0]},
@@ -198,7 +180,7 @@ def test_bool_leaves_hold_true_and_false_and_select_with_where():
     ],
 )
 def test_bools_and_numbers_are_not_mixed_up_in_literals(dtype, value, message):
-    text = spec(
+    text = spec_text(
         [{"id": "m", "kind": "constant", "dtype": dtype, "value": value}],
         [{"id": "n", "op": "cast", "inputs": ["m"], "attrs": {"dtype": "float64"}}],
     )
@@ -206,7 +188,7 @@ def test_bools_and_numbers_are_not_mixed_up_in_literals(dtype, value, message):
 
 
 def test_bool_inputs_are_fed_bools_only(tmp_path):
-    text = spec(
+    text = spec_text(
         [{"id": "m", "kind": "input", "dtype": "bool", "shape": [2]}],
         [{"id": "n", "op": "cast", "inputs": ["m"], "attrs": {"dtype": "float64"}}],
     )

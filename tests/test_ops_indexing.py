@@ -6,28 +6,14 @@ builders gd.take / gd.take_along_axis / gd.one_hot.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
 import pytest
+from helpers import load_spec
 
 import graphdiff as gd
 from graphdiff.ops import REGISTRY
-
-
-def spec(leaves: list[dict[str, Any]], nodes: list[dict[str, Any]], loss: str | None = None) -> gd.Graph:
-    """A graph from a JSON spec (the path users take), with the last node as output."""
-    document: dict[str, Any] = {
-        "format_version": 1,
-        "name": "t",
-        "leaves": leaves,
-        "nodes": nodes,
-        "outputs": [nodes[-1]["id"]],
-    }
-    if loss is not None:
-        document["loss"] = loss
-    return gd.loads(json.dumps(document), label="t.json")
 
 
 def lookup_graph(table: Any, ids: Any, axis: int | None = 0) -> gd.Graph:
@@ -143,7 +129,7 @@ def test_many_repeated_indices_in_float32_sum_like_float64():
 )  # fmt: skip
 def test_take_index_out_of_range_is_a_compute_error_naming_node_index_and_size(axis, ids, bad, where):
     attrs = {} if axis is None else {"axis": axis}
-    g = spec(
+    g = load_spec(
         [
             {"id": "E", "kind": "parameter", "value": np.zeros((4, 3)).tolist()},
             {"id": "ids", "kind": "input", "dtype": "int64", "value": ids},
@@ -181,7 +167,7 @@ def test_take_from_an_empty_axis_refuses_any_index():
 
 @pytest.mark.parametrize("ids, bad", [([[0], [3]], 3), ([[-4], [0]], -4)], ids=str)
 def test_take_along_axis_index_out_of_range_names_the_node(ids, bad):
-    g = spec(
+    g = load_spec(
         [
             {"id": "x", "kind": "input", "value": np.zeros((2, 3)).tolist()},
             {"id": "i", "kind": "input", "dtype": "int64", "value": ids},
@@ -196,7 +182,7 @@ def test_take_along_axis_index_out_of_range_names_the_node(ids, bad):
 
 @pytest.mark.parametrize("labels, bad", [([0, 3], 3), ([-1, 1], -1)], ids=str)
 def test_one_hot_label_out_of_range_names_the_node_and_the_depth(labels, bad):
-    g = spec(
+    g = load_spec(
         [{"id": "y", "kind": "input", "dtype": "int64", "value": labels}],
         [{"id": "hot", "op": "one_hot", "inputs": ["y"], "attrs": {"depth": 3}}],
     )
@@ -213,7 +199,7 @@ def test_one_hot_label_out_of_range_names_the_node_and_the_depth(labels, bad):
 
 def check_problems(leaves: list[dict[str, Any]], node: dict[str, Any]) -> str:
     with pytest.raises(gd.SpecError) as excinfo:
-        spec(leaves, [node])
+        load_spec(leaves, [node])
     text = str(excinfo.value)
     assert f'"{node["id"]}"' in text, text
     return text

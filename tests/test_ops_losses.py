@@ -5,13 +5,11 @@ attributes, and the lab's accuracy for nll_loss."""
 
 from __future__ import annotations
 
-import contextlib
 import inspect
-import json
-import warnings
 
 import numpy as np
 import pytest
+from helpers import spec_error, spec_text, strict_numpy
 
 import graphdiff as gd
 from graphdiff.ops import format_shape
@@ -22,33 +20,6 @@ RNG = np.random.default_rng(11)
 CLASSIFICATION_LOSSES = ["softmax_cross_entropy", "multiclass_hinge", "nll_loss"]
 ELEMENTWISE_LOSSES = ["squared_error", "mse", "huber", "binary_cross_entropy_with_logits"]
 ALL_LOSSES = CLASSIFICATION_LOSSES + ELEMENTWISE_LOSSES
-
-
-@contextlib.contextmanager
-def strict_numpy():
-    """No floating-point warning or error may pass unnoticed."""
-    with warnings.catch_warnings(), np.errstate(all="raise"):
-        warnings.simplefilter("error")
-        yield
-
-
-def spec(leaves, nodes, loss=None):
-    return json.dumps(
-        {
-            "format_version": 1,
-            "name": "t",
-            "leaves": leaves,
-            "nodes": nodes,
-            "outputs": [nodes[-1]["id"]],
-            **({"loss": loss} if loss else {}),
-        }
-    )
-
-
-def check_error(text: str, kind: type[gd.GraphdiffError] = gd.SpecError) -> str:
-    with pytest.raises(kind) as excinfo:
-        _ = gd.loads(text, label="t.json").checked
-    return str(excinfo.value)
 
 
 def loss_inputs(op: str, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -139,7 +110,7 @@ def test_every_loss_defaults_to_mean_and_refuses_other_reductions(op):
         second["dtype"] = "int64"
     leaves = [{"id": names[0], "kind": "input", "shape": [4, 3]}, second]
     node = {"id": "L", "op": op, "inputs": list(names), "attrs": {"reduction": "median"}}
-    text = check_error(spec(leaves, [node]))
+    text = spec_error(spec_text(leaves, [node]))
     assert '"L"' in text and "attrs.reduction" in text
 
 
@@ -187,7 +158,7 @@ def test_a_spec_without_reduction_means_what_it_meant():
         {"id": "total", "op": "add", "inputs": ["ce", "hinge"]},
         {"id": "L", "op": "add", "inputs": ["total", "se"]},
     ]
-    result = gd.loads(spec(leaves, nodes, loss="L")).run()
+    result = gd.loads(spec_text(leaves, nodes, loss="L")).run()
     lse = np.log(np.exp([1.0, 2.0, 3.0]).sum()), np.log(np.exp([0.0, 0.0, 5.0]).sum())
     assert result.value("ce") == pytest.approx((lse[0] - 3.0 + lse[1] - 0.0) / 2, rel=1e-14)
     assert result.value("hinge") == pytest.approx((0.0 + 0.0 + 1.0 + 6.0) / 2, rel=1e-14)  # margin 0 adds 0
@@ -249,7 +220,7 @@ def test_nll_refuses_labels_that_do_not_fit_naming_the_node(scores, labels, dtyp
         {"id": "lp", "kind": "input", "shape": list(scores)},
         {"id": "y", "kind": "input", "shape": list(labels), "dtype": dtype},
     ]
-    text = check_error(spec(leaves, [{"id": "nll", "op": "nll_loss", "inputs": ["lp", "y"]}]))
+    text = spec_error(spec_text(leaves, [{"id": "nll", "op": "nll_loss", "inputs": ["lp", "y"]}]))
     assert '"nll"' in text and "nll_loss" in text
     assert ("int64" in text) if dtype == "float64" else ("(N, C)" in text)
 
@@ -357,7 +328,7 @@ def test_mse_is_twice_squared_error(reduction):
 def test_elementwise_losses_refuse_different_shapes_naming_the_node(op, shapes):
     names = gd.OPS[op].input_names
     leaves = [{"id": n, "kind": "input", "shape": list(s)} for n, s in zip(names, shapes, strict=True)]
-    text = check_error(spec(leaves, [{"id": "L", "op": op, "inputs": list(names)}]))
+    text = spec_error(spec_text(leaves, [{"id": "L", "op": op, "inputs": list(names)}]))
     assert '"L"' in text and op in text and "same shape" in text
     assert format_shape(shapes[0]) in text and format_shape(shapes[1]) in text
 
@@ -369,7 +340,7 @@ def test_elementwise_losses_refuse_int64_targets(op):
         {"id": names[0], "kind": "input", "shape": [3]},
         {"id": names[1], "kind": "input", "shape": [3], "dtype": "int64"},
     ]
-    text = check_error(spec(leaves, [{"id": "L", "op": op, "inputs": list(names)}]))
+    text = spec_error(spec_text(leaves, [{"id": "L", "op": op, "inputs": list(names)}]))
     assert '"L"' in text and "int64" in text and repr(names[1]) in text
 
 

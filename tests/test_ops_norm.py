@@ -4,48 +4,19 @@ messages naming the node, and the builders."""
 
 from __future__ import annotations
 
-import contextlib
 import inspect
-import json
-import warnings
 
 import numpy as np
 import pytest
+from helpers import spec_error, spec_text, strict_numpy
 
 import graphdiff as gd
 
 RNG = np.random.default_rng(7)
 
 
-def spec(leaves, nodes, loss=None):
-    return json.dumps(
-        {
-            "format_version": 1,
-            "name": "t",
-            "leaves": leaves,
-            "nodes": nodes,
-            "outputs": [nodes[-1]["id"]],
-            **({"loss": loss} if loss else {}),
-        }
-    )
-
-
-def check_error(text: str, kind: type[gd.GraphdiffError] = gd.SpecError) -> str:
-    with pytest.raises(kind) as excinfo:
-        _ = gd.loads(text, label="t.json").checked
-    return str(excinfo.value)
-
-
 def weighted_sum(g: gd.Graph, out: gd.Tensor, weights: np.ndarray) -> None:
     g.set_loss(gd.sum(gd.mul(out, g.constant("R", value=weights)), id="loss"))
-
-
-@contextlib.contextmanager
-def strict_numpy():
-    """No floating-point warning or error may pass unnoticed."""
-    with warnings.catch_warnings(), np.errstate(all="raise"):
-        warnings.simplefilter("error")
-        yield
 
 
 # --- what the outputs are ----------------------------------------------------------------------------
@@ -320,7 +291,7 @@ def norm_spec(op, x_shape, param_shapes=(), attrs=None, x_dtype="float64", param
     node = {"id": "norm", "op": op, "inputs": ["x"] + [f"p{i}" for i in range(len(param_shapes))]}
     if attrs:
         node["attrs"] = attrs
-    return spec(leaves, [node])
+    return spec_text(leaves, [node])
 
 
 @pytest.mark.parametrize(
@@ -340,7 +311,7 @@ def norm_spec(op, x_shape, param_shapes=(), attrs=None, x_dtype="float64", param
     ids=str,
 )
 def test_shapes_that_do_not_fit_are_refused_naming_the_node(op, x_shape, params, attrs, words):
-    text = check_error(norm_spec(op, x_shape, params, attrs))
+    text = spec_error(norm_spec(op, x_shape, params, attrs))
     assert 'nodes[0] "norm"' in text and op in text
     for word in words:
         assert word in text
@@ -349,7 +320,7 @@ def test_shapes_that_do_not_fit_are_refused_naming_the_node(op, x_shape, params,
 @pytest.mark.parametrize("op", ["batch_norm", "layer_norm"])
 @pytest.mark.parametrize("which", ["x", "param"])
 def test_integer_inputs_are_refused(op, which):
-    text = check_error(
+    text = spec_error(
         norm_spec(
             op,
             (4, 3),
@@ -377,13 +348,13 @@ def test_integer_inputs_are_refused(op, which):
     ids=str,
 )
 def test_bad_attributes_are_refused_naming_them(op, attrs, where):
-    text = check_error(norm_spec(op, (4, 3), (), attrs))
+    text = spec_error(norm_spec(op, (4, 3), (), attrs))
     assert where in text and '"norm"' in text
 
 
 @pytest.mark.parametrize("op", ["batch_norm", "layer_norm"])
 def test_too_many_inputs_are_refused(op):
-    text = check_error(norm_spec(op, (4, 3), ((3,), (3,), (3,))))
+    text = spec_error(norm_spec(op, (4, 3), ((3,), (3,), (3,))))
     names = "x, gamma, beta" if op == "batch_norm" else "x, weight, bias"
     assert f'"norm": {op} takes 1 to 3 inputs ({names}), got 4' in text
 
@@ -412,7 +383,7 @@ def test_builders_take_inputs_then_attributes_in_order():
 
 def test_a_spec_file_runs_batch_norm_and_layer_norm():
     x = RNG.normal(size=(4, 2, 3)).round(3)
-    text = spec(
+    text = spec_text(
         [
             {"id": "x", "kind": "input", "value": x.tolist()},
             {"id": "gamma", "kind": "parameter", "value": [1.5, -0.5]},

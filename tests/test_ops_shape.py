@@ -6,29 +6,16 @@ promotes), Python slice semantics, empty inputs, exact gradients, and the builde
 from __future__ import annotations
 
 import itertools
-import json
 from typing import Any
 
 import numpy as np
 import pytest
+from helpers import load_spec
 
 import graphdiff as gd
 from graphdiff.ops import REGISTRY
 
 SHAPE_OPS = ["concat", "stack", "slice", "squeeze", "expand_dims", "broadcast_to", "flatten", "pad"]
-
-
-def spec(leaves: list[dict[str, Any]], nodes: list[dict[str, Any]], loss: str | None = None) -> gd.Graph:
-    document: dict[str, Any] = {
-        "format_version": 1,
-        "name": "t",
-        "leaves": leaves,
-        "nodes": nodes,
-        "outputs": [nodes[-1]["id"]],
-    }
-    if loss is not None:
-        document["loss"] = loss
-    return gd.loads(json.dumps(document), label="t.json")
 
 
 def leaf(id: str, shape: list[Any], dtype: str = "float64") -> dict[str, Any]:
@@ -38,7 +25,7 @@ def leaf(id: str, shape: list[Any], dtype: str = "float64") -> dict[str, Any]:
 def refused(leaves: list[dict[str, Any]], op: str, inputs: list[str], attrs: dict[str, Any]) -> str:
     """The SpecError text of a one-node spec that must be refused; it names the node "bad"."""
     with pytest.raises(gd.SpecError) as excinfo:
-        spec(leaves, [{"id": "bad", "op": op, "inputs": inputs, "attrs": attrs}])
+        load_spec(leaves, [{"id": "bad", "op": op, "inputs": inputs, "attrs": attrs}])
     text = str(excinfo.value)
     assert 'nodes[0] "bad"' in text, text
     return text
@@ -97,7 +84,7 @@ def test_concat_and_stack_need_at_least_one_input():
 
 
 def test_concat_of_three_inputs_from_a_spec_splits_the_gradient_back():
-    g = spec(
+    g = load_spec(
         [
             {"id": "a", "kind": "parameter", "value": [[1.0], [2.0]]},
             {"id": "b", "kind": "parameter", "value": [[3.0, 4.0], [5.0, 6.0]]},
@@ -504,7 +491,7 @@ def test_a_result_no_array_can_hold_is_refused_when_checking(op, attrs):
 
 @pytest.mark.skipif(overcommits_always(), reason="the kernel would hand out the memory and then kill us")
 def test_running_out_of_memory_is_a_compute_error_naming_the_node():
-    g = spec(
+    g = load_spec(
         [leaf("x", [3])],
         [{"id": "huge", "op": "broadcast_to", "inputs": ["x"], "attrs": {"shape": [10**6, 10**6, 3]}}],
     )
