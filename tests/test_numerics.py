@@ -3,13 +3,12 @@ every warning turned into an error: the stable forms of softmax, log-sum-exp, si
 must reach the right answer without overflowing, and without numpy ever complaining on the way.
 
 Also: log(0) is reported at its node, backward is repeatable, and a 100,000-node chain runs forward and
-backward (no recursion) in time that grows roughly linearly with its length.
+backward (no recursion) to its exact values.
 """
 
 from __future__ import annotations
 
 import json
-import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -241,15 +240,11 @@ def chain_spec(length: int) -> dict[str, Any]:
     }
 
 
-def run_chain(length: int) -> tuple[float, float]:
-    """Load and run a chain; check its exact results; return (load seconds, forward+backward seconds)."""
-    text = json.dumps(chain_spec(length))
-    start = time.perf_counter()
-    g = gd.loads(text)
-    loaded = time.perf_counter()
+def run_chain(length: int) -> None:
+    """Load and run a chain; check its exact results."""
+    g = gd.loads(json.dumps(chain_spec(length)))
     with strict_floats():
         result = g.run(wrt=["x", "half", "one"])
-    done = time.perf_counter()
     cycles = length // len(CHAIN_CYCLE)
     assert result.loss == sum(CHAIN_X)
     np.testing.assert_array_equal(result.value(f"n{length - 1}"), CHAIN_X)
@@ -257,14 +252,8 @@ def run_chain(length: int) -> tuple[float, float]:
     # d/d(half): each cycle's "x * half" sees x and an upstream gradient of 2 (the "* two" after it).
     assert float(result.grad("half")) == cycles * 2.0 * sum(CHAIN_X)
     assert float(result.grad("one")) == 0.0  # +1 and -1 from each cycle's add and sub
-    return loaded - start, done - loaded
 
 
-def test_a_100k_node_chain_runs_without_recursion_in_linear_time():
-    timings = {length: run_chain(length) for length in (10_000, 30_000, 100_000)}
-    for length, (load, run) in timings.items():
-        print(f"chain of {length:>7} nodes: load {load:6.2f} s, forward+backward {run:6.2f} s")
-    (load_10k, run_10k), (load_100k, run_100k) = timings[10_000], timings[100_000]
-    assert load_100k / load_10k < 20, timings
-    assert run_100k / run_10k < 20, timings
-    assert (load_100k + run_100k) / (load_10k + run_10k) < 20, timings
+def test_a_100k_node_chain_runs_without_recursion():
+    # how load and run time grow with size is measured in benchmarks/ (load + check + compile)
+    run_chain(100_000)

@@ -31,7 +31,10 @@ def test_ci_runs_exactly_the_readme_test_command():
     test_command = code_blocks(README)[1]
     ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert test_command in ci_lines
-    assert "apt-get install -y -qq graphviz >/dev/null" in ci_lines  # diagrams are tested with the real dot
+    # diagrams are tested with the real dot, the steps page in a real browser
+    assert 'apt-get install -y -qq "${missing[@]}" >/dev/null' in ci_lines
+    for command, package in (("dot", "graphviz"), ("chromium", "chromium")):
+        assert f"command -v {command} >/dev/null 2>&1 || missing+=({package})" in ci_lines
 
 
 def test_readme_op_table_is_the_generated_one():

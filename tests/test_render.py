@@ -19,7 +19,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
@@ -851,24 +850,15 @@ def big_graph() -> tuple[gd.Graph, gd.Result]:
 
 
 @needs_dot
-def test_a_2000_node_graph_renders_collapsed_quickly(big_graph):
+def test_a_2000_node_graph_renders_collapsed(big_graph):
     graph, result = big_graph
-    start = time.perf_counter()
-    diagram = gd.render(graph, result)
-    svg = svg_of(diagram)
-    elapsed = time.perf_counter() - start
-    print(f"\n2,000-node graph, default cap: rendered to SVG in {elapsed:.2f} s ({len(svg)} bytes)")
-    assert elapsed < 30
+    svg = svg_of(gd.render(graph, result))
     drawing = parse_svg(svg)
     assert "nodes exceed the cap" in drawing.title_text
     assert len(drawing.nodes) <= 150 + 1
 
     # a higher cap keeps the last layer (a tree of 200 adds) drawn gate by gate
-    start = time.perf_counter()
     svg = svg_of(gd.render(graph, result, max_nodes=300))
-    elapsed = time.perf_counter() - start
-    print(f"2,000-node graph, max_nodes=300: rendered to SVG in {elapsed:.2f} s ({len(svg)} bytes)")
-    assert elapsed < 30
     drawing = parse_svg(svg)
     name = names_of(graph)
     loss = graph.checked.loss
@@ -879,12 +869,7 @@ def test_a_2000_node_graph_renders_collapsed_quickly(big_graph):
 @needs_dot
 def test_a_2000_node_graph_renders_in_full(big_graph):
     graph, result = big_graph
-    start = time.perf_counter()
-    diagram = gd.render(graph, result, max_nodes=None)
-    svg = svg_of(diagram)
-    elapsed = time.perf_counter() - start
-    print(f"\n2,000-node graph, max_nodes=None: rendered to SVG in {elapsed:.2f} s ({len(svg)} bytes)")
-    assert elapsed < 60
+    svg = svg_of(gd.render(graph, result, max_nodes=None))
     drawing = parse_svg(svg)
     nodes, edges = expected_structure(graph)
     assert set(drawing.nodes) == nodes

@@ -9,11 +9,11 @@ shows the page draws. Skipped when no Chromium or Chrome is installed, or when G
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import shutil
 import struct
 import subprocess
-import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -120,9 +120,11 @@ def captions_of(index: Path) -> list[str]:
     return [figure["data-caption"] or "" for figure in PageState(index.read_text(encoding="utf-8")).figures]
 
 
+_profiles = itertools.count()
+
+
 def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    profile = tmp_path / f"profile-{time.monotonic_ns()}"
-    start = time.monotonic()
+    profile = tmp_path / f"profile-{next(_profiles)}"
     proc = subprocess.run(
         [BROWSER, *FLAGS, f"--user-data-dir={profile}", *args],
         capture_output=True,
@@ -130,8 +132,6 @@ def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         cwd=tmp_path,
     )
-    elapsed = time.monotonic() - start
-    assert elapsed < 20, f"Chromium took {elapsed:.1f} s"
     return proc
 
 
