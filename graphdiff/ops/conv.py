@@ -158,16 +158,6 @@ def _buffer(x: np.ndarray, g: ConvGeometry) -> np.ndarray:
     return buffer
 
 
-def _offset_view(buffer: np.ndarray, g: ConvGeometry, n: int, p: int, q: int) -> np.ndarray:
-    """(C, R, Wc) view of the buffer: the element under kernel offset (p, q) of every computed window.
-    Its elements are distinct (Wc sw = Wb), so adding into it in place is safe."""
-    dh, dw = g.dilation
-    item = buffer.itemsize
-    offset = (p * dh * g.buffer_w + q * dw) * item
-    shape, strides = _positions_layout(g, n, item)
-    return np.ndarray((buffer.shape[0], *shape), buffer.dtype, buffer, offset, (buffer.strides[0], *strides))
-
-
 def _positions_layout(g: ConvGeometry, n: int, item: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Shape and strides of the computed positions within one channel of the buffer: one axis when
     they are contiguous (stride 1), (R, Wc) otherwise. numpy's loops do not merge the two axes of a view
@@ -178,17 +168,24 @@ def _positions_layout(g: ConvGeometry, n: int, item: int) -> tuple[tuple[int, ..
     return (n * g.rows_per_image, g.cols_w), (sh * g.buffer_w * item, sw * item)
 
 
-def _im2col(x: np.ndarray, g: ConvGeometry, groups: int) -> np.ndarray:
-    """The windows of x as (groups, C/groups * kH * kW, positions): one copy of a strided view."""
-    n, c = x.shape[:2]
-    buffer = _buffer(x, g)
+def _windows(buffer: np.ndarray, g: ConvGeometry, n: int) -> np.ndarray:
+    """(C, kH, kW, *positions) view of the buffer: [c, p, q, ...] is the element under kernel offset
+    (p, q) of every computed window. For one (p, q) the elements are distinct (Wc sw = Wb), so adding
+    into ``_windows(...)[:, p, q]`` in place is safe. (A view made with np.ndarray: numpy checks that it
+    stays inside the buffer, and it is several times cheaper than numpy.lib.stride_tricks.as_strided.)"""
     (kh, kw), (dh, dw) = g.kernel, g.dilation
     item = buffer.itemsize
     positions, position_strides = _positions_layout(g, n, item)
-    shape = (c, kh, kw, *positions)
+    shape = (buffer.shape[0], kh, kw, *positions)
     strides = (buffer.strides[0], dh * g.buffer_w * item, dw * item, *position_strides)
-    view = np.ndarray(shape, buffer.dtype, buffer, 0, strides)
-    return view.reshape(groups, c // groups * kh * kw, g.positions(n))
+    return np.ndarray(shape, buffer.dtype, buffer, 0, strides)
+
+
+def _im2col(x: np.ndarray, g: ConvGeometry, groups: int) -> np.ndarray:
+    """The windows of x as (groups, C/groups * kH * kW, positions): one copy of a strided view."""
+    n, c = x.shape[:2]
+    kh, kw = g.kernel
+    return _windows(_buffer(x, g), g, n).reshape(groups, c // groups * kh * kw, g.positions(n))
 
 
 def _col2im(cols: np.ndarray, g: ConvGeometry, n: int, c: int, dtype: np.dtype) -> np.ndarray:
@@ -196,12 +193,12 @@ def _col2im(cols: np.ndarray, g: ConvGeometry, n: int, c: int, dtype: np.dtype) 
     positions they came from (overlapping windows accumulate), as (N, C, H, W). One strided add per
     kernel offset; the discarded positions carry zeros, so where they land does not matter."""
     buffer = np.zeros((c, g.channel_size(n)), dtype=dtype)
+    windows = _windows(buffer, g, n)
     kh, kw = g.kernel
-    pieces = cols.reshape(c, kh, kw, *_positions_layout(g, n, cols.itemsize)[0])
+    pieces = cols.reshape(windows.shape)
     for p in range(kh):
         for q in range(kw):
-            target = _offset_view(buffer, g, n, p, q)
-            target += pieces[:, p, q]
+            windows[:, p, q] += pieces[:, p, q]
     return _crop(buffer, g, n)
 
 
