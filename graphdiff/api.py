@@ -313,7 +313,14 @@ class Graph:
         """A constant leaf (not trained)."""
         return self._add_leaf("constant", id, value, shape, dtype, description)
 
-    def apply(self, op: str, *inputs: Tensor | float, id: str | None = None, **attrs: Any) -> Tensor:
+    def apply(
+        self,
+        op: str,
+        *inputs: Tensor | float,
+        id: str | None = None,
+        description: str | None = None,
+        **attrs: Any,
+    ) -> Tensor:
         """Add a node applying ``op`` (a registered op name) to ``inputs``; returns the new node.
 
         Attributes are keyword arguments (``axis=1``); ``None`` means "the default". Python numbers
@@ -342,7 +349,9 @@ class Graph:
             out_type = definition.infer(parsed, *(t.type for t in tensors))
         except ShapeError as exc:
             raise exc.located(None, place) from None
-        node = NodeSpec(id=node_id, op=op, inputs=[t.id for t in tensors], attrs=clean)
+        node = NodeSpec(
+            id=node_id, op=op, inputs=[t.id for t in tensors], attrs=clean, description=description
+        )
         self._nodes.append(node)
         self._types[node_id] = out_type
         self._consumed.update(node.inputs)

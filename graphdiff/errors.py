@@ -64,6 +64,11 @@ class ArrayFileError(SpecError):
     (In a spec file it is one of the problems of a :class:`SpecError`; for a feed, of a FeedError.)"""
 
 
+class ModelError(GraphdiffError):
+    """An ONNX model is unreadable, unsafe, or uses what graphdiff cannot import (every unsupported node is
+    listed, with its op type, domain and the attribute or dtype at fault); or a graph cannot be exported."""
+
+
 class FeedError(GraphdiffError):
     """A value fed at run time is missing, unknown, or of the wrong shape or dtype."""
 

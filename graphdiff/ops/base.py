@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -54,6 +54,46 @@ class TensorType:
 
     def __str__(self) -> str:
         return f"{format_shape(self.shape)} {self.dtype}"
+
+
+class OnnxEmitter(Protocol):
+    """What an op's :meth:`Op.to_onnx` writes ONNX nodes with (implemented by :mod:`graphdiff.onnxio`).
+
+    Values are named by strings; ops name ONNX op types and attributes as the ONNX operator docs do, and
+    need not import onnx.
+    """
+
+    #: The default-domain opset being written (17 or later).
+    opset: int
+
+    def op(self, op_type: str, *inputs: str, **attributes: Any) -> str:
+        """Add a node of ``op_type`` (``""`` skips an optional input); returns its output's name."""
+        ...
+
+    def scalar(self, value: float | int | bool, dtype: str) -> str:
+        """A 0-d constant of ``dtype``."""
+        ...
+
+    def ints(self, values: Sequence[int]) -> str:
+        """A 1-d int64 constant (axes, shapes, pads)."""
+        ...
+
+    def array(self, value: np.ndarray) -> str:
+        """A constant holding ``value``."""
+        ...
+
+    def cast(self, name: str, dtype: str, current: str | None = None) -> str:
+        """``name`` as ``dtype`` (itself when ``current`` already is ``dtype``)."""
+        ...
+
+    def reduce(self, op_type: str, name: str, axes: Sequence[int], keepdims: bool) -> str:
+        """A Reduce* node over ``axes``: an attribute before opset 18 (ReduceSum: 13), an input after."""
+        ...
+
+    def shape(self, dims: Sequence[Dim], like: str, like_type: TensorType) -> str:
+        """A 1-d int64 shape of ``dims``; a symbolic dim is read at run time from ``like`` (of
+        ``like_type``), where it must occur."""
+        ...
 
 
 class Attrs(BaseModel):
@@ -106,9 +146,28 @@ class Op:
     #: then gets a stand-in of the same shape and dtype that holds no data.
     vjp_reads: ClassVar[frozenset[str]] = frozenset({"inputs", "output"})
 
+    #: The ONNX op computing the same as this op on the same inputs, when there is one (``"Add"``): the
+    #: default :meth:`to_onnx` then emits that node. Other ops override :meth:`to_onnx`.
+    onnx_op: ClassVar[str | None] = None
+
     def infer(self, attrs: Any, *inputs: TensorType) -> TensorType:
         """The output type for these input types; raise :class:`ShapeError` if they do not fit."""
         raise NotImplementedError
+
+    def to_onnx(
+        self,
+        attrs: Any,
+        emit: OnnxEmitter,
+        inputs: Sequence[str],
+        types: Sequence[TensorType],
+        out: TensorType,
+    ) -> str:
+        """Write standard ONNX nodes computing this op's output from ``inputs`` (of ``types``); return the
+        name of the value holding it. Float inputs of mixed precision are cast to the wider first, as
+        numpy promotes them (ONNX refuses mixed types)."""
+        if self.onnx_op is None:
+            raise NotImplementedError(f"{self.name} has no ONNX form")
+        return emit.op(self.onnx_op, *promoted(emit, inputs, types))
 
     def forward(self, attrs: Any, *values: np.ndarray) -> np.ndarray:
         """The output value."""
@@ -270,3 +329,19 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     )
     summed = grad.sum(axis=axes, keepdims=True)
     return summed.reshape(shape)
+
+
+def promoted(emit: OnnxEmitter, inputs: Sequence[str], types: Sequence[TensorType]) -> list[str]:
+    """Numeric inputs cast to one dtype as numpy promotes them (float64 over float32 over int64), which
+    ONNX does not do; bool inputs (conditions) stay as they are."""
+    dtypes = {t.dtype for t in types}
+    wide = next((d for d in ("float64", "float32", "int64") if d in dtypes), None)
+    return [
+        name if t.dtype == "bool" or wide is None else emit.cast(name, wide, t.dtype)
+        for name, t in zip(inputs, types, strict=True)
+    ]
+
+
+def exact_in_float32(value: float) -> bool:
+    """Whether ``value`` survives as an ONNX float attribute (a float32) unchanged."""
+    return float(np.float32(value)) == value

@@ -33,7 +33,7 @@ import numpy as np
 from pydantic import Field
 
 from ..errors import ShapeError
-from .base import Attrs, Op, TensorType, format_shape, register, require_float
+from .base import Attrs, Op, TensorType, format_shape, promoted, register, require_float
 
 PositiveInt = Annotated[int, Field(ge=1)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
@@ -248,6 +248,18 @@ class Conv2d(Op):
     vjp_reads = frozenset({"inputs"})
     Attrs = Conv2dAttrs
 
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        padding = pair(attrs.padding)
+        return emit.op(
+            "Conv",
+            *promoted(emit, inputs, types),
+            kernel_shape=list(types[1].shape[2:]),
+            strides=list(pair(attrs.stride)),
+            pads=[padding[0], padding[1], padding[0], padding[1]],
+            dilations=list(pair(attrs.dilation)),
+            group=attrs.groups,
+        )
+
     def infer(self, attrs, x: TensorType, weight: TensorType, bias: TensorType | None = None) -> TensorType:
         types = [x, weight] if bias is None else [x, weight, bias]
         dtype = require_float(self, types)
@@ -413,6 +425,26 @@ class Pool(Op):
     #: The value of the padding: -inf for max (it never wins), 0 for avg.
     pad_value: float = 0.0
 
+    #: The ONNX pool op.
+    onnx_pool: str = ""
+
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        kernel = pair(attrs.kernel_size)
+        stride = kernel if attrs.stride is None else pair(attrs.stride)
+        padding = pair(attrs.padding)
+        extra = self.onnx_attributes(attrs)
+        return emit.op(
+            self.onnx_pool,
+            inputs[0],
+            kernel_shape=list(kernel),
+            strides=list(stride),
+            pads=[padding[0], padding[1], padding[0], padding[1]],
+            **extra,
+        )
+
+    def onnx_attributes(self, attrs) -> dict:
+        return {}
+
     def geometry(self, attrs, h: int, w: int) -> PoolGeometry:
         kernel = pair(attrs.kernel_size)
         stride = kernel if attrs.stride is None else pair(attrs.stride)
@@ -491,6 +523,7 @@ class MaxPool2d(Pool):
     """
 
     name = "max_pool2d"
+    onnx_pool = "MaxPool"
     symbol = "maxpool"
     vjp_reads = frozenset({"inputs", "output"})
     Attrs = PoolAttrs
@@ -542,9 +575,13 @@ class AvgPool2d(Pool):
     """
 
     name = "avg_pool2d"
+    onnx_pool = "AveragePool"
     symbol = "avgpool"
     vjp_reads = frozenset()
     Attrs = AvgPoolAttrs
+
+    def onnx_attributes(self, attrs) -> dict:
+        return {"count_include_pad": int(attrs.count_include_pad)}
 
     def counts(self, attrs, g: PoolGeometry, dtype: np.dtype) -> float | np.ndarray:
         """The divisor of each window: a number, or an (OH, OW) array without count_include_pad."""

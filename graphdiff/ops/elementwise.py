@@ -23,7 +23,16 @@ import numpy as np
 from pydantic import Field
 from scipy import special
 
-from .base import Attrs, Op, TensorType, broadcast_shapes, register, require_float, unbroadcast
+from .base import (
+    Attrs,
+    Op,
+    TensorType,
+    broadcast_shapes,
+    exact_in_float32,
+    register,
+    require_float,
+    unbroadcast,
+)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -86,6 +95,7 @@ class Add(BinaryElementwise):
     """a + b. The add gate distributes the upstream gradient unchanged to both inputs."""
 
     name = "add"
+    onnx_op = "Add"
     vjp_reads = frozenset()
     symbol = "+"
 
@@ -104,6 +114,7 @@ class Sub(BinaryElementwise):
     """a - b. d/da = 1, d/db = -1."""
 
     name = "sub"
+    onnx_op = "Sub"
     vjp_reads = frozenset()
     symbol = "−"
 
@@ -122,6 +133,7 @@ class Mul(BinaryElementwise):
     """a * b. The mul gate swaps its inputs: d/da = b, d/db = a."""
 
     name = "mul"
+    onnx_op = "Mul"
     vjp_reads = frozenset({"inputs"})
     symbol = "×"
 
@@ -140,6 +152,7 @@ class Div(BinaryElementwise):
     """a / b. d/da = 1/b, d/db = -a/b^2."""
 
     name = "div"
+    onnx_op = "Div"
     symbol = "÷"
 
     def forward(self, attrs, a, b):
@@ -160,6 +173,7 @@ class Maximum(BinaryElementwise):
     """
 
     name = "maximum"
+    onnx_op = "Max"
     symbol = "max"
 
     def forward(self, attrs, a, b):
@@ -177,6 +191,7 @@ class Minimum(BinaryElementwise):
     """min(a, b) elementwise; routes the gradient to the smaller input. Kink: ties split 0.5 / 0.5."""
 
     name = "minimum"
+    onnx_op = "Min"
     symbol = "min"
 
     def forward(self, attrs, a, b):
@@ -194,6 +209,7 @@ class Neg(UnaryElementwise):
     """-x. d/dx = -1."""
 
     name = "neg"
+    onnx_op = "Neg"
     vjp_reads = frozenset()
     symbol = "−x"
 
@@ -220,6 +236,9 @@ class Pow(UnaryElementwise):
     symbol = "^"
     Attrs = PowAttrs
 
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        return emit.op("Pow", inputs[0], emit.scalar(attrs.exponent, out.dtype))
+
     def forward(self, attrs, x):
         return np.power(x, attrs.exponent)
 
@@ -238,6 +257,9 @@ class Square(UnaryElementwise):
     vjp_reads = frozenset({"inputs"})
     symbol = "x²"
 
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        return emit.op("Mul", inputs[0], inputs[0])
+
     def forward(self, attrs, x):
         return x * x
 
@@ -250,6 +272,7 @@ class Exp(UnaryElementwise):
     """e^x. d/dx = e^x, which is the cached output."""
 
     name = "exp"
+    onnx_op = "Exp"
     vjp_reads = frozenset({"output"})
     symbol = "exp"
 
@@ -266,6 +289,7 @@ class Log(UnaryElementwise):
     """Natural log. d/dx = 1/x. log(0) = -inf and log of a negative number is nan, as in numpy."""
 
     name = "log"
+    onnx_op = "Log"
     symbol = "log"
 
     def forward(self, attrs, x):
@@ -280,6 +304,7 @@ class Abs(UnaryElementwise):
     """|x|. d/dx = sign(x). Kink: abs'(0) = 0."""
 
     name = "abs"
+    onnx_op = "Abs"
     symbol = "|x|"
 
     def forward(self, attrs, x):
@@ -294,6 +319,7 @@ class Relu(UnaryElementwise):
     """max(0, x). d/dx = 1 where x > 0, else 0. Kink: relu'(0) = 0."""
 
     name = "relu"
+    onnx_op = "Relu"
     vjp_reads = frozenset({"inputs"})
     symbol = "relu"
 
@@ -313,6 +339,7 @@ class Sigmoid(UnaryElementwise):
     """
 
     name = "sigmoid"
+    onnx_op = "Sigmoid"
     vjp_reads = frozenset({"output"})
     symbol = "σ"
 
@@ -328,6 +355,7 @@ class Tanh(UnaryElementwise):
     """tanh(x). d/dx = 1 - tanh(x)^2, from the cached output."""
 
     name = "tanh"
+    onnx_op = "Tanh"
     vjp_reads = frozenset({"output"})
     symbol = "tanh"
 
@@ -357,6 +385,11 @@ class Clip(UnaryElementwise):
     symbol = "clip"
     Attrs = ClipAttrs
 
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        low = "" if attrs.min is None else emit.scalar(attrs.min, out.dtype)
+        high = "" if attrs.max is None else emit.scalar(attrs.max, out.dtype)
+        return emit.op("Clip", inputs[0], low, high)
+
     def forward(self, attrs, x):
         out = x
         if attrs.min is not None:
@@ -383,6 +416,7 @@ class Sqrt(UnaryElementwise):
     """
 
     name = "sqrt"
+    onnx_op = "Sqrt"
     vjp_reads = frozenset({"output"})
     symbol = "√"
 
@@ -399,6 +433,7 @@ class Sin(UnaryElementwise):
     """sin(x). d/dx = cos(x)."""
 
     name = "sin"
+    onnx_op = "Sin"
     vjp_reads = frozenset({"inputs"})
     symbol = "sin"
 
@@ -414,6 +449,7 @@ class Cos(UnaryElementwise):
     """cos(x). d/dx = -sin(x)."""
 
     name = "cos"
+    onnx_op = "Cos"
     vjp_reads = frozenset({"inputs"})
     symbol = "cos"
 
@@ -433,6 +469,7 @@ class Softplus(UnaryElementwise):
     """
 
     name = "softplus"
+    onnx_op = "Softplus"
     vjp_reads = frozenset({"inputs"})
     symbol = "softplus"
 
@@ -453,6 +490,9 @@ class LogSigmoid(UnaryElementwise):
     name = "log_sigmoid"
     vjp_reads = frozenset({"inputs"})
     symbol = "log σ"
+
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        return emit.op("Neg", emit.op("Softplus", emit.op("Neg", inputs[0])))
 
     def forward(self, attrs, x):
         return -_softplus(-x)
@@ -477,6 +517,14 @@ class LeakyRelu(UnaryElementwise):
     symbol = "lrelu"
     Attrs = LeakyReluAttrs
 
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        if out.dtype == "float32" or exact_in_float32(attrs.negative_slope):
+            return emit.op("LeakyRelu", inputs[0], alpha=attrs.negative_slope)
+        # ONNX's alpha is a float32: a float64 graph gets its slope as a float64 constant instead.
+        (x,) = inputs
+        positive = emit.op("Greater", x, emit.scalar(0.0, out.dtype))
+        return emit.op("Where", positive, x, emit.op("Mul", x, emit.scalar(attrs.negative_slope, out.dtype)))
+
     def forward(self, attrs, x):
         return np.where(x > 0, x, x * attrs.negative_slope)
 
@@ -500,6 +548,16 @@ class Elu(UnaryElementwise):
     vjp_reads = frozenset({"inputs"})
     symbol = "elu"
     Attrs = EluAttrs
+
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        if out.dtype == "float32" or exact_in_float32(attrs.alpha):
+            return emit.op("Elu", inputs[0], alpha=attrs.alpha)
+        (x,), dtype = inputs, out.dtype  # alpha as a float64 constant, as leaky_relu's slope
+        negative = emit.op(
+            "Sub", emit.op("Exp", emit.op("Min", x, emit.scalar(0.0, dtype))), emit.scalar(1.0, dtype)
+        )
+        positive = emit.op("Greater", x, emit.scalar(0.0, dtype))
+        return emit.op("Where", positive, x, emit.op("Mul", emit.scalar(attrs.alpha, dtype), negative))
 
     def forward(self, attrs, x):
         with np.errstate(under="ignore"):
@@ -539,6 +597,21 @@ class Gelu(UnaryElementwise):
     symbol = "gelu"
     Attrs = GeluAttrs
 
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        (x,), dtype = inputs, out.dtype
+        if emit.opset >= 20 and (attrs.approximate == "none" or dtype == "float32"):
+            return emit.op("Gelu", x, approximate=attrs.approximate)
+        # Gelu is an ONNX op from opset 20; before, its definition in ONNX's own terms (also for the
+        # float64 tanh form, which onnxruntime's Gelu computes to only about 1e-9).
+        if attrs.approximate == "tanh":
+            cubic = emit.op("Mul", emit.scalar(_GELU_CUBIC, dtype), emit.op("Mul", x, emit.op("Mul", x, x)))
+            u = emit.op("Mul", emit.scalar(_SQRT_2_OVER_PI, dtype), emit.op("Add", x, cubic))
+            gate = emit.op("Add", emit.scalar(1.0, dtype), emit.op("Tanh", u))
+        else:
+            erf = emit.op("Erf", emit.op("Mul", x, emit.scalar(math.sqrt(0.5), dtype)))
+            gate = emit.op("Add", emit.scalar(1.0, dtype), erf)
+        return emit.op("Mul", emit.op("Mul", x, emit.scalar(0.5, dtype)), gate)
+
     def forward(self, attrs, x):
         if attrs.approximate == "tanh":
             return x * self._tanh_gate(x)
@@ -576,6 +649,7 @@ class Power(BinaryElementwise):
     """
 
     name = "power"
+    onnx_op = "Pow"
     symbol = "^"
 
     def forward(self, attrs, a, b):

@@ -89,6 +89,12 @@ class Take(Op):
     vjp_reads = frozenset({"inputs"})
     Attrs = TakeAttrs
 
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        x, indices = inputs
+        if attrs.axis is None:
+            return emit.op("Gather", emit.op("Reshape", x, emit.ints([-1])), indices, axis=0)
+        return emit.op("Gather", x, indices, axis=attrs.axis % types[0].ndim)
+
     def infer(self, attrs, x: TensorType, indices: TensorType) -> TensorType:
         require_dtype(self, "indices", indices, "int64", "indices")
         if attrs.axis is None:
@@ -154,6 +160,20 @@ class TakeAlongAxis(Op):
     non_differentiable = frozenset({"indices"})
     vjp_reads = frozenset({"inputs"})
     Attrs = TakeAlongAxisAttrs
+
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        # GatherElements does not broadcast: expand x and indices to out's shape first where numpy would.
+        (x, indices), (x_type, index_type) = inputs, types
+        axis = attrs.axis % x_type.ndim
+        if any(
+            i != axis and d != o for i, (d, o) in enumerate(zip(index_type.shape, out.shape, strict=True))
+        ):
+            target = [1 if i == axis else d for i, d in enumerate(x_type.shape)]
+            indices = emit.op("Expand", indices, emit.shape(target, x, x_type))
+        if any(i != axis and d != o for i, (d, o) in enumerate(zip(x_type.shape, out.shape, strict=True))):
+            target = [1 if i == axis else d for i, d in enumerate(index_type.shape)]
+            x = emit.op("Expand", x, emit.shape(target, inputs[1], index_type))
+        return emit.op("GatherElements", x, indices, axis=axis)
 
     def infer(self, attrs, x: TensorType, indices: TensorType) -> TensorType:
         require_dtype(self, "indices", indices, "int64", "indices")
@@ -231,6 +251,12 @@ class OneHot(Op):
     non_differentiable = frozenset({"labels"})
     vjp_reads = frozenset()
     Attrs = OneHotAttrs
+
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        values = emit.array(np.array([0, 1], dtype=attrs.dtype))
+        labels = inputs[0] if types[0].ndim else emit.op("Unsqueeze", inputs[0], emit.ints([0]))
+        hot = emit.op("OneHot", labels, emit.scalar(attrs.depth, "int64"), values, axis=-1)
+        return hot if types[0].ndim else emit.op("Squeeze", hot, emit.ints([0]))  # OneHot needs rank >= 1
 
     def infer(self, attrs, labels: TensorType) -> TensorType:
         require_dtype(self, "labels", labels, "int64", "class labels")

@@ -14,7 +14,18 @@ import numpy as np
 from pydantic import Field
 
 from ..errors import ShapeError
-from .base import Attrs, Dim, Op, Shape, TensorType, format_shape, register, require_float, unbroadcast
+from .base import (
+    Attrs,
+    Dim,
+    Op,
+    Shape,
+    TensorType,
+    format_shape,
+    promoted,
+    register,
+    require_float,
+    unbroadcast,
+)
 
 # --- matmul ----------------------------------------------------------------------------------------------
 
@@ -51,6 +62,7 @@ class Matmul(Op):
     """
 
     name = "matmul"
+    onnx_op = "MatMul"
     family = "linear algebra"
     vjp_reads = frozenset({"inputs"})
     symbol = "@"
@@ -300,6 +312,9 @@ class Einsum(Op):
     leading_attrs = ("subscripts",)
     Attrs = EinsumAttrs
 
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        return emit.op("Einsum", *promoted(emit, inputs, types), equation=attrs.subscripts)
+
     def infer(self, attrs, *operands: TensorType) -> TensorType:
         dtype = require_float(self, operands)
         subscripts = attrs.subscripts
@@ -395,6 +410,14 @@ class Transpose(Op):
     symbol = "ᵀ"
     input_names = ("x",)
     Attrs = TransposeAttrs
+
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        perm = (
+            list(range(types[0].ndim))[::-1]
+            if attrs.axes is None
+            else [a % types[0].ndim for a in attrs.axes]
+        )
+        return emit.op("Transpose", inputs[0], perm=perm)
 
     def infer(self, attrs, x: TensorType) -> TensorType:
         axes = self._axes(attrs, x.ndim)

@@ -62,6 +62,7 @@ class Greater(Comparison):
     """a > b elementwise (bool). No gradient (a step function: zero almost everywhere, undefined at ties)."""
 
     name = "greater"
+    onnx_op = "Greater"
     symbol = ">"
 
     def compare(self, a, b):
@@ -73,6 +74,7 @@ class Less(Comparison):
     """a < b elementwise (bool). No gradient."""
 
     name = "less"
+    onnx_op = "Less"
     symbol = "<"
 
     def compare(self, a, b):
@@ -84,6 +86,7 @@ class Equal(Comparison):
     """a == b elementwise (bool; exact equality, nan != nan). No gradient."""
 
     name = "equal"
+    onnx_op = "Equal"
     symbol = "=="
 
     def compare(self, a, b):
@@ -103,6 +106,7 @@ class Where(Op):
     """
 
     name = "where"
+    onnx_op = "Where"
     input_names = ("condition", "a", "b")
     family = FAMILY
     non_differentiable = frozenset({"condition"})
@@ -157,6 +161,9 @@ class Cast(Op):
     vjp_reads = frozenset()
     symbol = "cast"
     Attrs = CastAttrs
+
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        return emit.cast(inputs[0], attrs.dtype)
 
     def infer(self, attrs: Any, x: TensorType) -> TensorType:
         return TensorType(x.shape, attrs.dtype)

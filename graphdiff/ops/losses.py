@@ -29,7 +29,7 @@ import numpy as np
 from pydantic import Field
 
 from ..errors import ComputeError, ShapeError
-from .base import Attrs, Op, TensorType, format_shape, register, require_float, require_labels
+from .base import Attrs, OnnxEmitter, Op, TensorType, format_shape, register, require_float, require_labels
 from .softmax import stable_log_softmax
 
 Reduction = Literal["mean", "sum", "none"]
@@ -55,6 +55,13 @@ def _element_reduction_field() -> Any:
 # --- classification losses: (scores, labels) -----------------------------------------------------------
 
 
+def reduced(emit: OnnxEmitter, losses: str, ndim: int, reduction: str) -> str:
+    """ONNX nodes reducing per-example or per-element ``losses`` as a loss's ``reduction`` says."""
+    if reduction == "none":
+        return losses
+    return emit.reduce("ReduceMean" if reduction == "mean" else "ReduceSum", losses, range(ndim), False)
+
+
 class ClassificationAttrs(Attrs):
     reduction: Reduction = _reduction_field()
 
@@ -73,6 +80,18 @@ class ClassificationLoss(Op):
     classifies = True
     vjp_reads = frozenset({"inputs"})
     Attrs = ClassificationAttrs
+
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        scores, labels = emit.cast(inputs[0], out.dtype, types[0].dtype), inputs[1]
+        single = types[0].ndim == 1
+        if single:  # one example: ONNX's losses take a batch
+            scores, labels = (emit.op("Unsqueeze", name, emit.ints([0])) for name in (scores, labels))
+        loss = self.onnx_loss(attrs, emit, scores, labels, out.dtype)
+        return emit.op("Squeeze", loss, emit.ints([0])) if single and attrs.reduction == "none" else loss
+
+    def onnx_loss(self, attrs, emit: OnnxEmitter, scores: str, labels: str, dtype: str) -> str:
+        """The loss of (N, C) scores and (N,) labels, reduced as ``attrs.reduction`` says."""
+        raise NotImplementedError(f"{self.name} has no ONNX form")
 
     def infer(self, attrs, scores: TensorType, labels: TensorType) -> TensorType:
         dtype = require_float(self, [scores], names=self.input_names[:1])
@@ -150,6 +169,17 @@ class MulticlassHinge(ClassificationLoss):
     symbol = "hinge"
     Attrs = HingeAttrs
 
+    def onnx_loss(self, attrs, emit, scores, labels, dtype):
+        correct = emit.op("GatherElements", scores, emit.op("Unsqueeze", labels, emit.ints([1])), axis=1)
+        margins = emit.op(
+            "Relu", emit.op("Add", emit.op("Sub", scores, correct), emit.scalar(attrs.delta, dtype))
+        )
+        # The correct class's own margin is max(0, delta) = delta: take it back out.
+        per_example = emit.op(
+            "Sub", emit.reduce("ReduceSum", margins, [1], False), emit.scalar(attrs.delta, dtype)
+        )
+        return reduced(emit, per_example, 1, attrs.reduction)
+
     def _margins(self, attrs, scores2, labels1):
         rows = np.arange(scores2.shape[0])
         margins = scores2 - scores2[rows, labels1][:, np.newaxis] + attrs.delta
@@ -182,6 +212,9 @@ class SoftmaxCrossEntropy(ClassificationLoss):
     symbol = "softmax CE"
     input_names = ("logits", "labels")
 
+    def onnx_loss(self, attrs, emit, scores, labels, dtype):
+        return emit.op("SoftmaxCrossEntropyLoss", scores, labels, reduction=attrs.reduction)
+
     def per_example(self, attrs, logits2, labels1):
         log_probs = stable_log_softmax(logits2, axis=1)
         return -log_probs[np.arange(logits2.shape[0]), labels1]
@@ -207,6 +240,9 @@ class NLLLoss(ClassificationLoss):
     name = "nll_loss"
     symbol = "NLL"
     input_names = ("log_probs", "labels")
+
+    def onnx_loss(self, attrs, emit, scores, labels, dtype):
+        return emit.op("NegativeLogLikelihoodLoss", scores, labels, reduction=attrs.reduction)
 
     def per_example(self, attrs, log_probs2, labels1):
         return -log_probs2[np.arange(log_probs2.shape[0]), labels1]
@@ -237,6 +273,15 @@ class ElementwiseLoss(Op):
     Attrs = ElementwiseLossAttrs
     #: The reduction "mean" of no elements (nan, as numpy, PyTorch and graphdiff's mean give).
     empty_mean = float("nan")
+
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        a, b = (emit.cast(name, out.dtype, t.dtype) for name, t in zip(inputs, types, strict=True))
+        losses = self.onnx_elementwise(attrs, emit, a, b, out.dtype)
+        return reduced(emit, losses, types[0].ndim, attrs.reduction)
+
+    def onnx_elementwise(self, attrs, emit: OnnxEmitter, a: str, b: str, dtype: str) -> str:
+        """The elementwise losses as ONNX nodes (no ONNX op has them: each is written out)."""
+        raise NotImplementedError(f"{self.name} has no ONNX form")
 
     def infer(self, attrs, first: TensorType, second: TensorType) -> TensorType:
         dtype = require_float(self, [first, second])
@@ -292,6 +337,10 @@ class SquaredError(ElementwiseLoss):
     symbol = "½(y−t)²"
     empty_mean = 0.0
 
+    def onnx_elementwise(self, attrs, emit, a, b, dtype):
+        diff = emit.op("Sub", a, b)
+        return emit.op("Mul", emit.scalar(0.5, dtype), emit.op("Mul", diff, diff))
+
     def elementwise_loss(self, attrs, prediction, target):
         diff = prediction - target
         return 0.5 * (diff * diff)
@@ -312,6 +361,10 @@ class MSE(ElementwiseLoss):
 
     name = "mse"
     symbol = "(y−t)²"
+
+    def onnx_elementwise(self, attrs, emit, a, b, dtype):
+        diff = emit.op("Sub", a, b)
+        return emit.op("Mul", diff, diff)
 
     def elementwise_loss(self, attrs, prediction, target):
         diff = prediction - target
@@ -347,6 +400,13 @@ class Huber(ElementwiseLoss):
     symbol = "huber"
     Attrs = HuberAttrs
 
+    def onnx_elementwise(self, attrs, emit, a, b, dtype):
+        diff = emit.op("Sub", a, b)
+        size, delta = emit.op("Abs", diff), emit.scalar(attrs.delta, dtype)
+        quadratic = emit.op("Mul", emit.scalar(0.5, dtype), emit.op("Mul", diff, diff))
+        linear = emit.op("Mul", delta, emit.op("Sub", size, emit.scalar(0.5 * attrs.delta, dtype)))
+        return emit.op("Where", emit.op("Less", delta, size), linear, quadratic)
+
     def elementwise_loss(self, attrs, prediction, target):
         diff = prediction - target
         size = np.abs(diff)
@@ -376,6 +436,11 @@ class BinaryCrossEntropyWithLogits(ElementwiseLoss):
     name = "binary_cross_entropy_with_logits"
     symbol = "BCE logits"
     input_names = ("logits", "targets")
+
+    def onnx_elementwise(self, attrs, emit, a, b, dtype):
+        # max(x, 0) - x t + log(1 + e^-|x|), the stable form forward computes.
+        tail = emit.op("Softplus", emit.op("Neg", emit.op("Abs", a)))
+        return emit.op("Add", emit.op("Sub", emit.op("Relu", a), emit.op("Mul", a, b)), tail)
 
     def elementwise_loss(self, attrs, logits, targets):
         with np.errstate(under="ignore"):
@@ -415,6 +480,11 @@ class L2Regularization(Regularization):
     name = "l2_regularization"
     symbol = "λ‖w‖²"
 
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        w = emit.cast(inputs[0], out.dtype, types[0].dtype)
+        total = emit.reduce("ReduceSum", emit.op("Mul", w, w), range(types[0].ndim), False)
+        return emit.op("Mul", emit.scalar(attrs.lam, out.dtype), total)
+
     def forward(self, attrs, w):
         return attrs.lam * np.sum(w * w)
 
@@ -430,6 +500,11 @@ class L1Regularization(Regularization):
 
     name = "l1_regularization"
     symbol = "λ‖w‖₁"
+
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        w = emit.cast(inputs[0], out.dtype, types[0].dtype)
+        total = emit.reduce("ReduceSum", emit.op("Abs", w), range(types[0].ndim), False)
+        return emit.op("Mul", emit.scalar(attrs.lam, out.dtype), total)
 
     def forward(self, attrs, w):
         return attrs.lam * np.sum(np.abs(w))

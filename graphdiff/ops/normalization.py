@@ -28,7 +28,7 @@ import numpy as np
 from pydantic import Field
 
 from ..errors import ShapeError
-from .base import Attrs, Op, TensorType, format_shape, register, require_float
+from .base import Attrs, OnnxEmitter, Op, TensorType, exact_in_float32, format_shape, register, require_float
 
 EPS_DESCRIPTION = "Added to the variance before the square root (> 0), as PyTorch's eps."
 
@@ -116,6 +116,14 @@ class _Normalization(Op):
         raise NotImplementedError
 
 
+def _standardized_onnx(emit: OnnxEmitter, x: str, axes: tuple[int, ...], eps: float, dtype: str) -> str:
+    """ONNX nodes for (x - mean) / sqrt(var + eps) over ``axes`` (the biased variance)."""
+    mean = emit.reduce("ReduceMean", x, axes, True)
+    centered = emit.op("Sub", x, mean)
+    var = emit.reduce("ReduceMean", emit.op("Mul", centered, centered), axes, True)
+    return emit.op("Div", centered, emit.op("Sqrt", emit.op("Add", var, emit.scalar(eps, dtype))))
+
+
 class BatchNormAttrs(Attrs):
     eps: float = Field(default=1e-5, gt=0, description=EPS_DESCRIPTION)
 
@@ -140,6 +148,15 @@ class BatchNorm(_Normalization):
     name = "batch_norm"
     symbol = "batch norm"
     Attrs = BatchNormAttrs
+
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        # ONNX's BatchNormalization uses running statistics; the batch's own are written out instead.
+        x, dtype = emit.cast(inputs[0], out.dtype, types[0].dtype), out.dtype
+        y = _standardized_onnx(emit, x, self.axes(attrs, types[0].ndim), attrs.eps, dtype)
+        view = emit.ints([-1] + [1] * (types[0].ndim - 2))
+        for name, param, op in zip(inputs[1:], types[1:], ("Mul", "Add"), strict=False):
+            y = emit.op(op, y, emit.op("Reshape", emit.cast(name, dtype, param.dtype), view))
+        return y
 
     def infer(self, attrs, x: TensorType, *params: TensorType) -> TensorType:
         if x.ndim < 2:
@@ -188,6 +205,20 @@ class LayerNorm(_Normalization):
     symbol = "layer norm"
     input_names = ("x", "weight", "bias")
     Attrs = LayerNormAttrs
+
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        k = attrs.normalized_ndim
+        params = [emit.cast(name, out.dtype, t.dtype) for name, t in zip(inputs[1:], types[1:], strict=True)]
+        if not params:  # ONNX's Scale is required: ones of the normalized shape
+            params = [emit.array(np.ones([int(d) for d in types[0].shape[-k:]], dtype=out.dtype))]
+        x = emit.cast(inputs[0], out.dtype, types[0].dtype)
+        if out.dtype == "float32" or exact_in_float32(attrs.eps):
+            return emit.op("LayerNormalization", x, *params, axis=-k, epsilon=attrs.eps)
+        # ONNX's epsilon is a float32: a float64 graph gets the normalization written out with its eps.
+        y = _standardized_onnx(emit, x, self.axes(attrs, types[0].ndim), attrs.eps, out.dtype)
+        for name, op in zip(params, ("Mul", "Add"), strict=False):
+            y = emit.op(op, y, name)
+        return y
 
     def infer(self, attrs, x: TensorType, *params: TensorType) -> TensorType:
         k = attrs.normalized_ndim

@@ -32,6 +32,12 @@ class Reduction(Op):
     family = "reductions"
     Attrs = ReduceAttrs
 
+    #: The ONNX Reduce* op of the same reduction.
+    onnx_reduce: str = ""
+
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        return emit.reduce(self.onnx_reduce, inputs[0], self.axes(attrs, types[0].ndim), attrs.keepdims)
+
     def infer(self, attrs, x: TensorType) -> TensorType:
         dtype = require_float(self, [x])
         axes = normalize_axes(self, attrs.axis, x.ndim)
@@ -56,6 +62,7 @@ class Sum(Reduction):
     """Sum over the axes. Each input element gets the upstream gradient of its sum."""
 
     name = "sum"
+    onnx_reduce = "ReduceSum"
     vjp_reads = frozenset()
     symbol = "Σ"
 
@@ -72,6 +79,7 @@ class Mean(Reduction):
     """Mean over the axes. Each input element gets upstream / (number of elements averaged)."""
 
     name = "mean"
+    onnx_reduce = "ReduceMean"
     vjp_reads = frozenset()
     symbol = "mean"
 
@@ -99,6 +107,7 @@ class Max(Reduction):
     """
 
     name = "max"
+    onnx_reduce = "ReduceMax"
     symbol = "max"
 
     def forward(self, attrs, x):

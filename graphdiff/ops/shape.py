@@ -27,15 +27,27 @@ from .base import (
     FLOAT_DTYPES,
     Attrs,
     Dim,
+    OnnxEmitter,
     Op,
     Shape,
     TensorType,
     format_shape,
     normalize_axes,
     normalize_axis,
+    promoted,
     register,
     unbroadcast,
 )
+
+#: ONNX Slice's stand-ins for "to the edge": its starts and ends are clamped as Python's slices are.
+_ONNX_END, _ONNX_BEFORE_START = 2**63 - 1, -(2**63 - 1)
+
+
+def reshape_to_onnx(emit: OnnxEmitter, x: str, x_type: TensorType, out: TensorType) -> str:
+    """ONNX Reshape of x to out's shape (symbolic dims read from x at run time; a 0 is a size, not
+    ONNX's "copy this dimension")."""
+    allowzero = 1 if 0 in out.shape and not any(isinstance(d, str) for d in out.shape) else 0
+    return emit.op("Reshape", x, emit.shape(out.shape, x, x_type), allowzero=allowzero)
 
 
 class ReshapeAttrs(Attrs):
@@ -56,6 +68,9 @@ class Reshape(Op):
     symbol = "reshape"
     input_names = ("x",)
     Attrs = ReshapeAttrs
+
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        return reshape_to_onnx(emit, inputs[0], types[0], out)
 
     def infer(self, attrs, x: TensorType) -> TensorType:
         target = attrs.shape
@@ -170,6 +185,9 @@ class Concat(Op):
     vjp_reads = frozenset()
     Attrs = AxisAttrs
 
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        return emit.op("Concat", *promoted(emit, inputs, types), axis=attrs.axis % out.ndim)
+
     def infer(self, attrs, *inputs: TensorType) -> TensorType:
         dtype = joined_dtype(self, inputs)
         first = inputs[0]
@@ -239,6 +257,11 @@ class Stack(Op):
     variadic = True
     vjp_reads = frozenset()
     Attrs = AxisAttrs
+
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        axis = attrs.axis % out.ndim
+        parts = [emit.op("Unsqueeze", name, emit.ints([axis])) for name in promoted(emit, inputs, types)]
+        return emit.op("Concat", *parts, axis=axis)
 
     def infer(self, attrs, *inputs: TensorType) -> TensorType:
         dtype = joined_dtype(self, inputs)
@@ -328,6 +351,21 @@ class Slice(Op):
     vjp_reads = frozenset()
     Attrs = SliceAttrs
 
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        steps = attrs.step or [1] * len(attrs.start)
+        axes = attrs.axes if attrs.axes is not None else list(range(len(attrs.start)))
+        starts = [
+            (0 if step > 0 else _ONNX_END) if s is None else s
+            for s, step in zip(attrs.start, steps, strict=True)
+        ]
+        ends = [
+            (_ONNX_END if step > 0 else _ONNX_BEFORE_START) if e is None else e
+            for e, step in zip(attrs.stop, steps, strict=True)
+        ]
+        return emit.op(
+            "Slice", inputs[0], emit.ints(starts), emit.ints(ends), emit.ints(axes), emit.ints(steps)
+        )
+
     def infer(self, attrs, x: TensorType) -> TensorType:
         shape = list(x.shape)
         for axis, piece in self._pieces(attrs, x.ndim):
@@ -387,6 +425,9 @@ class ReshapingOp(Op):
     family = "shape"
     input_names = ("x",)
     vjp_reads = frozenset()
+
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        return reshape_to_onnx(emit, inputs[0], types[0], out)
 
     def vjp(self, attrs, upstream, out, values, needs):
         (x,) = values
@@ -573,6 +614,9 @@ class BroadcastTo(Op):
     vjp_reads = frozenset()
     Attrs = BroadcastToAttrs
 
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        return emit.op("Expand", inputs[0], emit.ints(attrs.shape))
+
     def infer(self, attrs, x: TensorType) -> TensorType:
         target = tuple(attrs.shape)
         where = f"broadcast_to: x {format_shape(x.shape)} to {format_shape(target)}"
@@ -620,6 +664,12 @@ class Pad(Op):
     input_names = ("x",)
     vjp_reads = frozenset()
     Attrs = PadAttrs
+
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        pads = [before for before, _ in attrs.pad_width] + [after for _, after in attrs.pad_width]
+        return emit.op(
+            "Pad", inputs[0], emit.ints(pads), emit.scalar(attrs.value, out.dtype), mode="constant"
+        )
 
     def infer(self, attrs, x: TensorType) -> TensorType:
         widths = attrs.pad_width

@@ -30,6 +30,12 @@ class _SoftmaxBase(Op):
     family = "softmax"
     Attrs = SoftmaxAttrs
 
+    #: The ONNX op (opset 13 and later normalize along one axis, as here).
+    onnx_softmax: str = ""
+
+    def to_onnx(self, attrs, emit, inputs, types, out):
+        return emit.op(self.onnx_softmax, inputs[0], axis=attrs.axis)
+
     def infer(self, attrs, x: TensorType) -> TensorType:
         dtype = require_float(self, [x])
         normalize_axes(self, attrs.axis, x.ndim)
@@ -41,6 +47,7 @@ class Softmax(_SoftmaxBase):
     """p = e^x / sum(e^x) along ``axis``. Gradient: p * (upstream - sum(upstream * p))."""
 
     name = "softmax"
+    onnx_softmax = "Softmax"
     symbol = "softmax"
 
     def forward(self, attrs, x):
@@ -58,6 +65,7 @@ class LogSoftmax(_SoftmaxBase):
     """log softmax(x) along ``axis``. Gradient: upstream - softmax(x) * sum(upstream)."""
 
     name = "log_softmax"
+    onnx_softmax = "LogSoftmax"
     symbol = "log softmax"
 
     def forward(self, attrs, x):
@@ -79,6 +87,7 @@ class LogSumExp(Reduction):
     """
 
     name = "logsumexp"
+    onnx_reduce = "ReduceLogSumExp"
     family = "reductions"
     symbol = "log Σ exp"
 

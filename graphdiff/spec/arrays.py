@@ -47,26 +47,29 @@ _READ_ERRORS = (
 )
 
 
-def resolve_inside(folder: Path, relative: str) -> Path:
-    """The path of ``relative`` inside ``folder``, refusing anything that could lead outside it."""
+def resolve_inside(folder: Path, relative: str, *, what: str = "array", owner: str = "spec") -> Path:
+    """The path of ``relative`` inside ``folder``, refusing anything that could lead outside it.
+
+    ``what`` and ``owner`` name the path and the file holding it in messages ("array paths must be
+    relative to the spec's folder"; an ONNX model's external data says "external data", "model")."""
     if "\\" in relative or PureWindowsPath(relative).drive or PurePosixPath(relative).is_absolute():
         raise ArrayFileError(
-            f"{relative}: array paths must be relative to the spec's folder (use / as separator)"
+            f"{relative}: {what} paths must be relative to the {owner}'s folder (use / as separator)"
         )
     if "\x00" in relative:
-        raise ArrayFileError("array paths may not contain NUL characters")
+        raise ArrayFileError(f"{what} paths may not contain NUL characters")
     parts = PurePosixPath(relative).parts
     if any(part == ".." for part in parts):
-        raise ArrayFileError(f"{relative}: array paths may not contain '..'")
+        raise ArrayFileError(f"{relative}: {what} paths may not contain '..'")
     if not parts:
-        raise ArrayFileError(f"{relative}: names the spec's folder, not a file")
+        raise ArrayFileError(f"{relative}: names the {owner}'s folder, not a file")
     path = folder
     for part in parts:
         path = path / part
         try:
             info = os.lstat(path)
         except FileNotFoundError:
-            raise ArrayFileError(f"{relative}: no such file beside the spec") from None
+            raise ArrayFileError(f"{relative}: no such file beside the {owner}") from None
         except OSError as exc:
             raise ArrayFileError(f"{relative}: cannot read: {exc.strerror}") from None
         if stat.S_ISLNK(info.st_mode):
@@ -83,7 +86,7 @@ def _check_regular(label: str, info: os.stat_result) -> None:
         raise ArrayFileError(f"{label}: has {info.st_nlink} hard links; only files with one name are read")
 
 
-def _open_regular(path: Path, label: str) -> BinaryIO:
+def open_regular(path: Path, label: str) -> BinaryIO:
     """Open ``path`` for reading without following a link or blocking on a FIFO that replaced it since
     it was checked, and check again on the open file."""
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
@@ -116,12 +119,12 @@ def read_array(
         if suffix == ".npy":
             if key is not None:
                 raise ArrayFileError(f"{label}: a .npy file holds one array; remove the key {key!r}")
-            with _open_regular(path, label) as stream:
+            with open_regular(path, label) as stream:
                 return _read_npy(stream, os.fstat(stream.fileno()).st_size, label, dtype, shape, max_elements)
         if suffix == ".npz":
             if key is None:
                 raise ArrayFileError(f'{label}: a .npz file holds several arrays; name one with "key"')
-            with _open_regular(path, label) as raw, zipfile.ZipFile(raw) as archive:
+            with open_regular(path, label) as raw, zipfile.ZipFile(raw) as archive:
                 try:
                     info = archive.getinfo(f"{key}.npy")
                 except KeyError:
@@ -152,7 +155,7 @@ def npz_keys(path: Path, *, label: str) -> list[str]:
     if path.suffix.lower() != ".npz":
         raise ArrayFileError(f"{label}: expected an .npz file of named arrays")
     try:
-        with _open_regular(path, label) as raw, zipfile.ZipFile(raw) as archive:
+        with open_regular(path, label) as raw, zipfile.ZipFile(raw) as archive:
             names = archive.namelist()
     except ArrayFileError:
         raise
