@@ -22,6 +22,7 @@ from .errors import (
 )
 from .functions import *  # noqa: F403 (one builder per registered op: gd.relu, gd.conv2d, ...)
 from .gradcheck import GradientCheckReport, LeafCheck
+from .onnxio import from_onnx, to_onnx
 from .ops import REGISTRY as OPS
 from .render import render, render_steps
 from .spec import FORMAT_VERSION, GraphSpec, spec_json_schema
@@ -49,6 +50,7 @@ __all__ = [
     "SpecError",
     "Tensor",
     "check_gradients",
+    "from_onnx",
     "functions",
     "optimize",
     "load",
@@ -57,5 +59,6 @@ __all__ = [
     "render_steps",
     "save",
     "spec_json_schema",
+    "to_onnx",
 ]
 __all__ += functions.__all__

@@ -156,14 +156,18 @@ def write_spec(folder: Path, name: str, content: dict[str, Any] | str | bytes) -
 # --- running the CLI ------------------------------------------------------------------------------------
 
 
-def run_cli(*args: str | os.PathLike[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m graphdiff.cli ARGS`` in ``cwd`` and capture its output."""
+def run_cli(
+    *args: str | os.PathLike[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m graphdiff.cli ARGS`` in ``cwd`` (with ``env``, else this process's) and capture its
+    output."""
     return subprocess.run(
         [sys.executable, "-m", "graphdiff.cli", *map(str, args)],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,
+        env=env,
     )
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import run_cli
 
 import graphdiff as gd
 
@@ -16,7 +19,10 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def code_blocks(text: str) -> list[str]:
-    return [block.strip() for block in re.findall(r"```(?:bash|console)?\n(.*?)```", text, flags=re.S)]
+    """The shell blocks (bash, console or unmarked), in order; every fence is matched, so a Python block's
+    closing fence never opens a block."""
+    fenced = re.findall(r"^```(\w*)\n(.*?)^```", text, flags=re.S | re.M)
+    return [block.strip() for lang, block in fenced if lang in ("bash", "console", "")]
 
 
 def test_readme_opens_with_the_install_and_demo_command_then_the_test_command():
@@ -132,3 +138,32 @@ def test_cnn_example_reaches_97_percent_through_the_cli(tmp_path, monkeypatch, c
     assert accuracy >= 97.0, out
     assert shown is not None and shown.group(1) == summary.group(1)
     assert (tmp_path / "digits_cnn.trained.loss.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_readme_onnx_table_is_the_generated_one():
+    """README's ONNX support table is `graphdiff ops --onnx` (made from the importer's converters)."""
+    pytest.importorskip("onnx")
+    from graphdiff.onnxio.importer import support_table
+
+    start, end = "<!-- onnx table: graphdiff ops --onnx -->\n", "<!-- end of onnx table -->"
+    table = README.split(start)[1].split(end)[0]
+    assert table == support_table(), "README's ONNX table is stale: paste `graphdiff ops --onnx`"
+
+
+def test_onnx_walk_through_runs_as_written(tmp_path):
+    """The "Models from elsewhere" commands, run as a reader would from a checkout."""
+    pytest.importorskip("onnx")
+
+    block = next(b for b in code_blocks(README) if b.startswith("graphdiff import tests/onnx_fixtures/"))
+    shutil.copytree(ROOT / "tests" / "onnx_fixtures", tmp_path / "tests" / "onnx_fixtures")
+    outputs = []
+    for line in block.splitlines():
+        args = shlex.split(line)
+        assert args[0] == "graphdiff"
+        proc = run_cli(*args[1:], cwd=tmp_path)
+        assert proc.returncode == 0, (line, proc.stderr)
+        outputs.append(proc.stdout)
+    summary = "15 nodes, 8 parameters (4,982 weights); inputs x (batch, 1, 16, 16) float32, y (batch,) int64"
+    assert summary in outputs[0] and " ".join(summary.split()) in " ".join(README.split())
+    assert "gradient check passed" in outputs[2]
+    assert (tmp_path / "lenet.png").stat().st_size > 10_000

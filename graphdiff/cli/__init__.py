@@ -4,8 +4,9 @@ Errors go to stderr as one line per problem, ``file: place: message``, never a t
 0 ok, 1 a check failed (gradient check, non-finite value, training diverged), 2 invalid input or usage,
 130 interrupted (Ctrl-C; files being replaced are left as they were).
 
-The commands live in two modules: :mod:`.graph_commands` (validate, run, grad, check, render, ...) and
-:mod:`.lab_commands` (the optimization lab: train, search, compare, sweep, landscape).
+The commands live in three modules: :mod:`.graph_commands` (validate, run, grad, check, render, ...),
+:mod:`.lab_commands` (the optimization lab: train, search, compare, sweep, landscape) and
+:mod:`.model_commands` (ONNX import and export).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import GraphdiffError, NonFiniteError
-from . import graph_commands, lab_commands
+from . import graph_commands, lab_commands, model_commands
 from .common import (
     EXIT_CHECK_FAILED,
     EXIT_INTERRUPTED,
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
     graph_commands.add_commands(commands)
     lab_commands.add_commands(commands)
+    model_commands.add_commands(commands)
     return parser
 
 

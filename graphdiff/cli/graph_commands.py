@@ -187,11 +187,21 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "ops",
         help="list the ops a spec may use",
         description="List every registered op: its inputs, its attributes with defaults, and its math.",
-        epilog=examples("graphdiff ops", "graphdiff ops conv2d multiclass_hinge", "graphdiff ops --markdown"),
+        epilog=examples(
+            "graphdiff ops",
+            "graphdiff ops conv2d multiclass_hinge",
+            "graphdiff ops --markdown",
+            "graphdiff ops --onnx",
+        ),
     )
     ops.add_argument("names", nargs="*", metavar="OP", help="show these ops in full")
     ops.add_argument(
         "--markdown", action="store_true", help="print README's op table (a Markdown table of every op)"
+    )
+    ops.add_argument(
+        "--onnx",
+        action="store_true",
+        help="print README's ONNX support table: the ONNX ops graphdiff imports and what they become",
     )
     ops.set_defaults(handler=cmd_ops)
 
@@ -345,6 +355,14 @@ def cmd_ops(args: argparse.Namespace) -> int:
         raise GraphdiffError(Problem(None, None, f"unknown op {json.dumps(unknown[0])}{hint}"))
     if args.markdown:
         print(catalog.markdown_table(), end="")
+        return EXIT_OK
+    if args.onnx:
+        from ..onnxio import require_onnx
+
+        require_onnx()
+        from ..onnxio.importer import support_table
+
+        print(support_table(), end="")
         return EXIT_OK
     if args.names:
         for name in args.names:

@@ -70,6 +70,8 @@ def from_onnx(
         path = Path(model)
         proto = read_model(path, max_bytes=cap)
         source = ModelSource(str(path), path.parent if str(path.parent) else Path("."))
+        # Exporters name every graph alike (torch: "main_graph"); the file's name says which model it is.
+        name = name or path.stem
     graph = import_model(proto, source, name=name, freeze=freeze, max_elements=max_elements)
     if loss is not None:
         append_loss(graph, loss, prediction=prediction, labels=labels)

@@ -41,7 +41,8 @@ _ELEMENT_TYPES = {
 
 
 class Emitter:
-    """Collects the nodes and initializers of the model being written (see :class:`graphdiff.ops.base.OnnxEmitter`)."""
+    """Collects the nodes and initializers of the model being written (the
+    :class:`graphdiff.ops.base.OnnxEmitter` that ops write with)."""
 
     def __init__(self, opset: int, taken: set[str]) -> None:
         self.opset = opset

@@ -204,10 +204,23 @@ class NodeContext:
 
     # building
 
-    def apply(self, op: str, *inputs: Tensor | float, part: str | None = None, **attrs: Any) -> Tensor:
+    def output_id(self, position: int, part: str) -> str:
+        """The id of a multi-output node's output ``position``: the graph output's name when it is one,
+        the node's own id for the first, else ``<id>.<part>``."""
+        name = self.node.output[position] if position < len(self.node.output) else ""
+        if position == 0:
+            return self.base_id
+        if name and name in self.importer.graph_outputs:
+            return self.importer.ids.fresh(name)
+        return self.importer.ids.fresh(f"{self.base_id}.{part}")
+
+    def apply(
+        self, op: str, *inputs: Tensor | float, part: str | None = None, id: str | None = None, **attrs: Any
+    ) -> Tensor:
         """Apply a graphdiff op; ``part`` names an intermediate node (``<id>.<part>``), else it is the
         node's own id."""
-        id = self.base_id if part is None else self.importer.ids.fresh(f"{self.base_id}.{part}")
+        if id is None:
+            id = self.base_id if part is None else self.importer.ids.fresh(f"{self.base_id}.{part}")
         tensors = [
             x if isinstance(x, Tensor) else self.constant(x, part=f"{part or op}.const") for x in inputs
         ]
@@ -311,7 +324,7 @@ class _Importer:
         self.values: dict[str, Any] = {}
         self.ids = IdMaker()
         graph = model.graph
-        self.graph = Graph(name or graph.name or "onnx_model", _model_description(model, source))
+        self.graph = Graph(_graph_name(name or graph.name or "onnx_model"), _model_description(model, source))
         self.opset = self._default_opset()
 
     def run(self) -> Graph:
@@ -451,7 +464,9 @@ class _Importer:
                 f"{json.dumps(name)} has dtype {dtype}; graphdiff's values are float32, float64, "
                 "int64 or bool"
             )
-        id = self.ids.fresh(value.id_hint)
+        # A node's id was reserved when the node was read (a Constant, a folded Shape): it is this value's.
+        reserved = value.id_hint in self.ids.used and value.id_hint not in self.graph
+        id = value.id_hint if reserved else self.ids.fresh(value.id_hint)
         if value.initializer and dtype in ("float32", "float64") and trainable and not self.freeze:
             tensor = self.graph.parameter(id, value.value, dtype=dtype, description=value.description)
         else:
@@ -526,8 +541,10 @@ class _Importer:
         fold = FOLDERS.get(context.op_type)
         inputs = [context.value(i) for i in range(context.input_count) if context.has(i)]
         if fold is not None and all(isinstance(v, Static) and self._foldable(v) for v in inputs):
-            array = fold(context)
-            return (Static(np.asarray(array), context.base_id, context.description),)
+            array = np.asarray(fold(context))
+            if array.dtype.kind in "US":  # a symbol numpy picked out as a str: keep symbols as objects
+                array = array.astype(object)
+            return (Static(array, context.base_id, context.description),)
         result = CONVERTERS[context.op_type](context)
         return result if isinstance(result, tuple) else (result,)
 
@@ -550,7 +567,13 @@ def _text(exc: BaseException) -> str:
 def _model_description(model: onnx.ModelProto, source: ModelSource) -> str:
     producer = " ".join(part for part in (model.producer_name, model.producer_version) if part)
     made = f", made by {producer}" if producer else ""
-    return f"Imported from the ONNX model {source.label}{made}."
+    graph = f" (graph {json.dumps(model.graph.name)})" if model.graph.name else ""
+    return f"Imported from the ONNX model {source.label}{graph}{made}."
+
+
+def _graph_name(name: str) -> str:
+    """A graph name from a file: no control characters (they would reach a terminal), at most 256."""
+    return re.sub(r"[\x00-\x1f\x7f]", "_", name)[:256]
 
 
 def import_model(
@@ -643,17 +666,21 @@ _BINARY = {
 
 @converts(*_UNARY)
 def _unary(ctx: NodeContext) -> Tensor:
+    """The graphdiff op of the same name: relu, sigmoid, tanh, exp, log, abs, neg, sqrt, sin, cos,
+    softplus."""
     return ctx.apply(_UNARY[ctx.op_type], ctx.tensor(0))
 
 
 @converts(*_BINARY)
 def _binary(ctx: NodeContext) -> Tensor:
+    """add, sub, mul, div, greater, less, equal (numpy broadcasting, as ONNX's multidirectional)."""
     return ctx.apply(_BINARY[ctx.op_type], ctx.tensor(0), ctx.tensor(1))
 
 
 @converts("LessOrEqual", "GreaterOrEqual")
 def _or_equal(ctx: NodeContext) -> Tensor:
-    """a <= b as (a < b) + (a == b) > 0: graphdiff has no logical or (nan stays false, as in ONNX)."""
+    """(a < b) + (a == b) > 0 through cast, add and greater: graphdiff has no logical or; nan compares false,
+    as in ONNX."""
     a, b = ctx.tensor(0), ctx.tensor(1)
     strict = ctx.apply("less" if ctx.op_type == "LessOrEqual" else "greater", a, b, part="strict")
     equal = ctx.apply("equal", a, b, part="equal")
@@ -668,11 +695,14 @@ def _or_equal(ctx: NodeContext) -> Tensor:
 
 @converts("Reciprocal")
 def _reciprocal(ctx: NodeContext) -> Tensor:
+    """div(1, x)."""
     return ctx.apply("div", 1.0, ctx.tensor(0))
 
 
 @converts("Identity", "Dropout")
 def _identity(ctx: NodeContext) -> Value:
+    """The same value (no node, unless it makes a graph output). Dropout is inference's identity: ratio and
+    seed have no effect; training_mode true and a used mask output are refused."""
     if ctx.op_type == "Dropout":
         # Inference: Dropout passes x through unless training_mode is true (ratio and seed then do nothing).
         ctx.ignore("seed")
@@ -683,6 +713,7 @@ def _identity(ctx: NodeContext) -> Value:
 
 @converts("Max", "Min", "Sum", "Mean")
 def _variadic(ctx: NodeContext) -> Tensor:
+    """A chain of maximum, minimum or add over any number of inputs; Mean divides the sum by their count."""
     op = {"Max": "maximum", "Min": "minimum", "Sum": "add", "Mean": "add"}[ctx.op_type]
     tensors = ctx.tensors()
     if len(tensors) == 1 and ctx.op_type != "Mean":
@@ -698,6 +729,7 @@ def _variadic(ctx: NodeContext) -> Tensor:
 
 @converts("Pow")
 def _pow(ctx: NodeContext) -> Tensor:
+    """pow(exponent=b) when b is a constant scalar; power(a, b) otherwise (b cast to a's dtype)."""
     exponent = ctx.value(1)
     if isinstance(exponent, Static) and exponent.value.size == 1 and exponent.value.dtype != object:
         if not exponent.initializer or exponent.value.dtype.kind != "f" or ctx.importer.freeze:
@@ -710,21 +742,25 @@ def _pow(ctx: NodeContext) -> Tensor:
 
 @converts("LeakyRelu")
 def _leaky_relu(ctx: NodeContext) -> Tensor:
+    """leaky_relu(negative_slope=alpha); alpha's default 0.01."""
     return ctx.apply("leaky_relu", ctx.tensor(0), negative_slope=float(ctx.attr("alpha", 0.01)))
 
 
 @converts("Elu")
 def _elu(ctx: NodeContext) -> Tensor:
+    """elu(alpha); alpha's default 1."""
     return ctx.apply("elu", ctx.tensor(0), alpha=float(ctx.attr("alpha", 1.0)))
 
 
 @converts("Gelu")
 def _gelu(ctx: NodeContext) -> Tensor:
+    """gelu(approximate: none or tanh), opset 20."""
     return ctx.apply("gelu", ctx.tensor(0), approximate=ctx.attr("approximate", "none"))
 
 
 @converts("Clip")
 def _clip(ctx: NodeContext) -> Tensor:
+    """clip(min, max) from the optional constant inputs min and max."""
     low = float(ctx.scalar(1, "min")) if ctx.has(1) else None
     high = float(ctx.scalar(2, "max")) if ctx.has(2) else None
     return ctx.apply("clip", ctx.tensor(0), min=low, max=high)
@@ -732,6 +768,7 @@ def _clip(ctx: NodeContext) -> Tensor:
 
 @converts("Where")
 def _where(ctx: NodeContext) -> Tensor:
+    """where(condition, a, b)."""
     return ctx.apply("where", ctx.tensor(0), ctx.tensor(1), ctx.tensor(2))
 
 
@@ -740,6 +777,7 @@ _CAST_TARGETS = VALUE_DTYPES
 
 @converts("Cast")
 def _cast(ctx: NodeContext) -> Tensor:
+    """cast(dtype) to float32, float64, int64 or bool; other targets (float16, int32, ...) are refused."""
     to = ctx.attr("to")
     ctx.ignore("saturate", "round_mode")  # they concern 8-bit float targets, which are refused below
     if to not in _CAST_TARGETS:
@@ -752,12 +790,14 @@ def _cast(ctx: NodeContext) -> Tensor:
 
 @converts("MatMul")
 def _matmul(ctx: NodeContext) -> Tensor:
+    """matmul (numpy semantics, batched and 1-D included)."""
     return ctx.apply("matmul", ctx.tensor(0), ctx.tensor(1))
 
 
 @converts("Gemm")
 def _gemm(ctx: NodeContext) -> Tensor:
-    """Y = alpha A' B' + beta C, A' = A or its transpose (transA), B' likewise."""
+    """alpha A' B' + beta C as transpose (transA, transB), matmul, mul by alpha and beta where they are not 1,
+    and add of the optional C."""
     alpha, beta = float(ctx.attr("alpha", 1.0)), float(ctx.attr("beta", 1.0))
     a, b = ctx.tensor(0), ctx.tensor(1)
     if ctx.attr("transA", 0):
@@ -778,6 +818,7 @@ def _gemm(ctx: NodeContext) -> Tensor:
 
 @converts("Einsum")
 def _einsum(ctx: NodeContext) -> Tensor:
+    """einsum(subscripts=equation)."""
     return ctx.apply("einsum", *ctx.tensors(), subscripts=ctx.attr("equation").replace(" ", ""))
 
 
@@ -786,6 +827,7 @@ def _einsum(ctx: NodeContext) -> Tensor:
 
 @converts("Softmax", "LogSoftmax")
 def _softmax(ctx: NodeContext) -> Tensor:
+    """softmax / log_softmax(axis); axis's default -1 (opset 13 and later normalize along one axis)."""
     op = "softmax" if ctx.op_type == "Softmax" else "log_softmax"
     return ctx.apply(op, ctx.tensor(0), axis=int(ctx.attr("axis", -1)))
 
@@ -817,6 +859,9 @@ _REDUCTIONS = {
 
 @converts(*_REDUCTIONS)
 def _reduce(ctx: NodeContext) -> Value:
+    """sum, mean, max, logsumexp, and for ReduceSumSquare, ReduceL1, ReduceL2, ReduceLogSum and ReduceMin the
+    elementwise steps around sum or max. Axes from the attribute (before opset 18) or the constant input;
+    keepdims's default 1; noop_with_empty_axes. ReduceProd is not supported."""
     axes = _reduce_axes(ctx)
     keepdims = bool(ctx.attr("keepdims", 1))
     x = ctx.tensor(0)
@@ -882,6 +927,8 @@ def reshape_target(shape: Sequence[Dim], target: Sequence[Any], allowzero: bool)
 
 @converts("Reshape")
 def _reshape(ctx: NodeContext) -> Tensor:
+    """reshape with the constant (or folded) shape: 0 copies a dimension unless allowzero, -1 is inferred, a
+    symbolic dimension is carried by -1."""
     target = ctx.static(1, "shape").reshape(-1).tolist()
     x = ctx.tensor(0)
     return ctx.apply("reshape", x, shape=reshape_target(x.shape, target, bool(ctx.attr("allowzero", 0))))
@@ -889,7 +936,7 @@ def _reshape(ctx: NodeContext) -> Tensor:
 
 @converts("Flatten")
 def _flatten(ctx: NodeContext) -> Tensor:
-    """ONNX Flatten is always 2-D: (d_0 ... d_{axis-1}, d_axis ... d_n)."""
+    """reshape to ONNX Flatten's 2-D (d_0 ... d_axis-1, d_axis ... d_n); axis's default 1."""
     x = ctx.tensor(0)
     axis = int(ctx.attr("axis", 1))
     axis = axis + x.type.ndim if axis < 0 else axis
@@ -902,6 +949,7 @@ def _flatten(ctx: NodeContext) -> Tensor:
 
 @converts("Transpose")
 def _transpose(ctx: NodeContext) -> Tensor:
+    """transpose(axes=perm); perm's default reverses the axes."""
     perm = ctx.attr("perm", None)
     return ctx.apply("transpose", ctx.tensor(0), axes=None if perm is None else [int(p) for p in perm])
 
@@ -915,11 +963,13 @@ def _axes_input(ctx: NodeContext, index: int) -> list[int] | None:
 
 @converts("Squeeze")
 def _squeeze(ctx: NodeContext) -> Tensor:
+    """squeeze(axis) from the optional constant axes input (the attribute before opset 13)."""
     return ctx.apply("squeeze", ctx.tensor(0), axis=_axes_input(ctx, 1))
 
 
 @converts("Unsqueeze")
 def _unsqueeze(ctx: NodeContext) -> Tensor:
+    """expand_dims(axis) from the constant axes input (the attribute before opset 13)."""
     axes = _axes_input(ctx, 1)
     if axes is None:
         raise Unsupported("input 1 (axes) is required")
@@ -928,11 +978,14 @@ def _unsqueeze(ctx: NodeContext) -> Tensor:
 
 @converts("Concat")
 def _concat(ctx: NodeContext) -> Tensor:
+    """concat(axis)."""
     return ctx.apply("concat", *ctx.tensors(), axis=int(ctx.attr("axis")))
 
 
 @converts("Slice")
 def _slice(ctx: NodeContext) -> Tensor:
+    """slice(start, stop, step, axes) from the constant inputs; ONNX clamps as Python's slices do, so its
+    sentinels (INT64_MAX, -INT64_MAX) carry over."""
     starts, ends = ctx.ints(1, "starts"), ctx.ints(2, "ends")
     axes = ctx.ints(3, "axes") if ctx.has(3) else None
     steps = ctx.ints(4, "steps") if ctx.has(4) else None
@@ -942,6 +995,7 @@ def _slice(ctx: NodeContext) -> Tensor:
 
 @converts("Split")
 def _split(ctx: NodeContext) -> tuple[Tensor, ...]:
+    """One slice per output, sizes from the split input (or attribute), else equal parts (num_outputs)."""
     x = ctx.tensor(0)
     axis = int(ctx.attr("axis", 0)) % max(x.type.ndim, 1)
     size = x.shape[axis]
@@ -958,7 +1012,12 @@ def _split(ctx: NodeContext) -> tuple[Tensor, ...]:
     for index, length in enumerate(sizes):
         outputs.append(
             ctx.apply(
-                "slice", x, part=f"split{index}", start=[offset], stop=[offset + int(length)], axes=[axis]
+                "slice",
+                x,
+                id=ctx.output_id(index, f"split{index}"),
+                start=[offset],
+                stop=[offset + int(length)],
+                axes=[axis],
             )
         )
         offset += int(length)
@@ -967,6 +1026,7 @@ def _split(ctx: NodeContext) -> tuple[Tensor, ...]:
 
 @converts("Expand")
 def _expand(ctx: NodeContext) -> Tensor:
+    """broadcast_to the bidirectional broadcast of x's shape and the constant shape (sizes known)."""
     x = ctx.tensor(0)
     shape = ctx.ints(1, "shape")
     # Expand broadcasts both ways: the result has the broadcast of x's shape and the given one.
@@ -984,6 +1044,8 @@ def _expand(ctx: NodeContext) -> Tensor:
 
 @converts("Pad")
 def _pad(ctx: NodeContext) -> Tensor:
+    """pad(pad_width, value) in mode constant, from the pads, constant_value and axes inputs; negative pads
+    (cropping) and the other modes are refused."""
     mode = ctx.attr("mode", "constant")
     if mode != "constant":
         raise Unsupported(f'attribute mode={json.dumps(mode)} is not supported (only "constant")')
@@ -1007,18 +1069,20 @@ def _pad(ctx: NodeContext) -> Tensor:
 
 @converts("Gather")
 def _gather(ctx: NodeContext) -> Tensor:
+    """take(x, indices, axis); axis's default 0."""
     return ctx.apply("take", ctx.tensor(0), ctx.tensor(1), axis=int(ctx.attr("axis", 0)))
 
 
 @converts("GatherElements")
 def _gather_elements(ctx: NodeContext) -> Tensor:
+    """take_along_axis(x, indices, axis); axis's default 0."""
     return ctx.apply("take_along_axis", ctx.tensor(0), ctx.tensor(1), axis=int(ctx.attr("axis", 0)))
 
 
 @converts("OneHot")
 def _one_hot(ctx: NodeContext) -> Tensor:
-    """values[0] off and values[1] on, along ``axis``. A negative label, which ONNX counts from the end,
-    is refused at run time by graphdiff's one_hot."""
+    """one_hot(depth), scaled to the values' off and on, along axis (a transpose when not last); a negative
+    label is refused at run time, where ONNX counts it from the end."""
     labels = ctx.tensor(0)
     depth = int(ctx.scalar(1, "depth"))
     values = ctx.static(2, "values").reshape(-1)
@@ -1109,6 +1173,9 @@ def _symmetric_or_padded(
 
 @converts("Conv")
 def _conv(ctx: NodeContext) -> Tensor:
+    """conv2d(stride=strides, padding, dilation=dilations, groups=group) on (N, C, H, W), bias optional;
+    unequal pads and auto_pad SAME_UPPER / SAME_LOWER (with known sizes) add a pad node, VALID pads
+    nothing. 1-D and 3-D convolutions are refused."""
     x = _image(ctx)
     weight = ctx.tensor(1)
     kernel = tuple(weight.shape[2:])
@@ -1133,6 +1200,9 @@ def _conv(ctx: NodeContext) -> Tensor:
 
 @converts("MaxPool", "AveragePool")
 def _pool(ctx: NodeContext) -> Tensor:
+    """max_pool2d / avg_pool2d(kernel_size=kernel_shape, stride=strides, padding=pads); ONNX's stride default
+    is 1, AveragePool's count_include_pad default 0. ceil_mode 1, dilations, storage_order 1 and a used
+    Indices output are refused; unequal pads only for AveragePool counting the padding."""
     x = _image(ctx)
     kernel = _spatial(ctx, "kernel_shape", 1)
     stride = _spatial(ctx, "strides", 1)  # ONNX's default stride is 1, graphdiff's (and torch's) the kernel
@@ -1161,6 +1231,7 @@ def _pool(ctx: NodeContext) -> Tensor:
 
 @converts("GlobalAveragePool", "GlobalMaxPool")
 def _global_pool(ctx: NodeContext) -> Tensor:
+    """mean / max over the spatial axes, keepdims."""
     x = ctx.tensor(0)
     op = "mean" if ctx.op_type == "GlobalAveragePool" else "max"
     return ctx.apply(op, x, axis=list(range(2, x.type.ndim)), keepdims=True)
@@ -1171,7 +1242,8 @@ def _global_pool(ctx: NodeContext) -> Tensor:
 
 @converts("BatchNormalization")
 def _batch_norm(ctx: NodeContext) -> Tensor:
-    """Inference form: y = (x - mean) / sqrt(var + epsilon) * scale + B, with the running statistics."""
+    """Inference form: (x - mean) / sqrt(var + epsilon) * scale + B as elementwise nodes, the running
+    statistics constants and scale, B parameters; momentum has no effect; training_mode 1 is refused."""
     if bool(ctx.attr("training_mode", 0)):
         raise Unsupported("attribute training_mode=1 is not supported (graphdiff imports inference form)")
     ctx.ignore("momentum")  # it only updates the running statistics in training
@@ -1192,6 +1264,8 @@ def _batch_norm(ctx: NodeContext) -> Tensor:
 
 @converts("LayerNormalization")
 def _layer_norm(ctx: NodeContext) -> Tensor:
+    """layer_norm(normalized_ndim from axis, eps=epsilon), Scale and B as weight and bias; stash_type 1 only;
+    the Mean and InvStdDev outputs are refused when used."""
     x = ctx.tensor(0)
     axis = int(ctx.attr("axis", -1))
     axis = axis % x.type.ndim
@@ -1214,11 +1288,14 @@ def _loss_reduction(ctx: NodeContext) -> str:
 
 @converts("SoftmaxCrossEntropyLoss")
 def _softmax_cross_entropy(ctx: NodeContext) -> Tensor:
+    """softmax_cross_entropy(reduction) of (N, C) scores and (N,) labels; weights and ignore_index are
+    refused."""
     return ctx.apply("softmax_cross_entropy", ctx.tensor(0), ctx.tensor(1), reduction=_loss_reduction(ctx))
 
 
 @converts("NegativeLogLikelihoodLoss")
 def _nll_loss(ctx: NodeContext) -> Tensor:
+    """nll_loss(reduction), as SoftmaxCrossEntropyLoss."""
     return ctx.apply("nll_loss", ctx.tensor(0), ctx.tensor(1), reduction=_loss_reduction(ctx))
 
 
@@ -1227,6 +1304,8 @@ def _nll_loss(ctx: NodeContext) -> Tensor:
 
 @converts("Constant")
 def _constant(ctx: NodeContext) -> Static:
+    """A constant known while importing (value, value_float(s), value_int(s)); it becomes a leaf where a
+    computation uses it."""
     present = [a.name for a in ctx.node.attribute]
     if len(present) != 1:
         raise Unsupported(f"a Constant has exactly one value attribute, not {present}")
@@ -1245,6 +1324,8 @@ def _constant(ctx: NodeContext) -> Static:
 
 @converts("Shape")
 def _shape(ctx: NodeContext) -> Static:
+    """Folded to a constant of x's dimensions (start, end), a symbolic dimension kept as its name for Gather,
+    Concat, Unsqueeze, Squeeze, Slice, Cast and Reshape to carry."""
     dims = list(ctx.type(0).shape)
     start, end = int(ctx.attr("start", 0)), ctx.attr("end", None)
     picked = dims[start:] if end is None else dims[start : int(end)]
@@ -1254,6 +1335,7 @@ def _shape(ctx: NodeContext) -> Static:
 
 @converts("Size")
 def _size(ctx: NodeContext) -> Static:
+    """Folded to a constant when every dimension is known."""
     shape = ctx.type(0).shape
     if any(isinstance(d, str) for d in shape):
         raise Unsupported(f"the size of {format_shape(shape)} depends on a symbolic dimension")
@@ -1397,6 +1479,7 @@ def _fold_constant_of_shape(ctx: NodeContext) -> np.ndarray:
 
 @converts("ConstantOfShape")
 def _constant_of_shape(ctx: NodeContext) -> Static:
+    """Folded to a constant (the shape known while importing)."""
     ctx.static(0, "shape")
     return Static(_fold_constant_of_shape(ctx), ctx.base_id, ctx.description)
 
@@ -1414,6 +1497,7 @@ def _fold_range(ctx: NodeContext) -> np.ndarray:
 
 @converts("Range")
 def _range(ctx: NodeContext) -> Static:
+    """Folded to a constant (the bounds known while importing)."""
     for index in range(3):
         ctx.static(index, "bound")
     return Static(_fold_range(ctx), ctx.base_id, ctx.description)
@@ -1432,3 +1516,17 @@ def _fold_expand(ctx: NodeContext) -> np.ndarray:
     if math.prod(target) > ctx.importer.max_elements:
         raise Unsupported(f"shape {list(target)} is over the cap of {ctx.importer.max_elements} elements")
     return np.broadcast_to(value, target).copy()
+
+
+def support_table() -> str:
+    """README's ONNX support table, one row per converter: the ONNX op types and what they become (the
+    first paragraph of the converter's docstring). Made from :data:`CONVERTERS`, never kept by hand."""
+    by_converter: dict[Converter, list[str]] = {}
+    for op_type, converter in CONVERTERS.items():
+        by_converter.setdefault(converter, []).append(op_type)
+    lines = ["| ONNX op | graphdiff | ", "| --- | --- |"]
+    for converter, op_types in by_converter.items():
+        doc = " ".join((converter.__doc__ or "").split("\n\n")[0].split()).replace("|", "\\|")
+        lines.append(f"| {', '.join(f'`{t}`' for t in op_types)} | {doc} |")
+    lines[0] = lines[0].rstrip()
+    return "\n".join(lines) + "\n"

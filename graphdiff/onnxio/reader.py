@@ -192,7 +192,11 @@ def _external_bytes(tensor: onnx.TensorProto, source: ModelSource, size: int, pl
         with open_regular(path, location) as stream:
             if os.fstat(stream.fileno()).st_size < offset + size:
                 raise ModelError(
-                    Problem(source.label, place, f"{location} is shorter than offset {offset} + {size} bytes")
+                    Problem(
+                        source.label,
+                        place,
+                        f"external data: {location} is shorter than offset {offset} + {size} bytes",
+                    )
                 )
             stream.seek(offset)
             return stream.read(size)

@@ -130,7 +130,8 @@ class ArrayFile(SpecModel):
 LITERAL_TAG, INIT_TAG, FILE_TAG = "<literal>", "<initializer>", "<array file>"
 
 
-def _value_kind(value: Any) -> str | None:
+def value_kind(value: Any) -> str | None:
+    """Which kind of leaf value this is: LITERAL_TAG, INIT_TAG or FILE_TAG (None when it is none)."""
     if isinstance(value, dict):
         return FILE_TAG if "file" in value else INIT_TAG if "init" in value else None
     if isinstance(value, ArrayFile):
@@ -145,7 +146,7 @@ LeafValue = Annotated[
     | Annotated[Initializer, Tag(INIT_TAG)]
     | Annotated[ArrayFile, Tag(FILE_TAG)],
     Discriminator(
-        _value_kind,
+        value_kind,
         custom_error_type="leaf_value",
         custom_error_message='a value is a number, a nested list, {"init": ...} or {"file": ...}',
     ),
@@ -177,7 +178,7 @@ class LeafSpec(SpecModel):
     def _consistent(self) -> LeafSpec:
         if self.kind != "input" and self.value is None:
             raise ValueError(f"a {self.kind} needs a value")
-        if self.shape is None and not (self.value is None or _value_kind(self.value) == LITERAL_TAG):
+        if self.shape is None and not (self.value is None or value_kind(self.value) == LITERAL_TAG):
             raise ValueError("shape is required when the value is an initializer or a file")
         if self.shape is None and self.value is None:
             raise ValueError("an input without a default value needs a shape")
