@@ -582,3 +582,42 @@ def test_hostile_names_become_valid_ids_and_never_reach_the_terminal_raw(tmp_pat
     proc = run_cli("import", "bad.onnx", "-o", "b.json", cwd=tmp_path)
     assert proc.returncode == 2 and "\x1b" not in proc.stderr and "\x07" not in proc.stderr
     assert r'node "\u001b]0;title\u0007" (Erf' in proc.stderr
+
+
+def test_every_registered_op_has_an_onnx_form():
+    """Adding an op means writing its ONNX form beside its forward and backward (or export refuses it)."""
+    from graphdiff.ops import REGISTRY, Op
+
+    missing = [name for name, op in REGISTRY.items() if op.onnx_op is None and type(op).to_onnx is Op.to_onnx]
+    assert missing == []
+
+
+def test_opset_13_attribute_forms_import():
+    """Before opset 18 the Reduce ops (but ReduceSum) take axes as an attribute, and Split its sizes."""
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    nodes = [
+        helper.make_node("ReduceMean", ["x"], ["m"], axes=[1], keepdims=0),
+        helper.make_node("ReduceMax", ["x"], ["mx"], axes=[-1]),
+        helper.make_node("ReduceSum", ["x", "axes"], ["s"], keepdims=0),
+        helper.make_node("Split", ["x", "sizes"], ["a", "b"], axis=2),
+        helper.make_node("Squeeze", ["mx", "last"], ["sq"]),
+    ]
+    inits = [
+        numpy_helper.from_array(np.array([0, 2], dtype=np.int64), "axes"),
+        numpy_helper.from_array(np.array([1, 3], dtype=np.int64), "sizes"),
+        numpy_helper.from_array(np.array([-1], dtype=np.int64), "last"),
+    ]
+    outs = ["m", "mx", "s", "a", "b", "sq"]
+    model = model_of(
+        nodes,
+        [tensor("x", TensorProto.FLOAT, [2, 3, 4])],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outs],
+        inits,
+        opset=13,
+    )
+    expected = session(model).run(outs, {"x": x})
+    graph = from_onnx(model)
+    assert graph.spec.outputs == outs
+    result = graph.forward({"x": x})
+    for name, want in zip(outs, expected, strict=True):
+        np.testing.assert_array_equal(result.value(name), want, err_msg=name)
