@@ -12,7 +12,8 @@ from pathlib import Path
 from ..api import load
 from ..fileio import check_writable, write_atomic, write_atomic_many
 from ..onnxio import from_onnx, require_onnx, to_onnx
-from ..ops import format_shape
+from ..onnxio.loss import loss_ops
+from ..ops import REGISTRY, format_shape
 from .common import EXIT_OK, add_max_elements_option, examples
 
 
@@ -43,8 +44,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     importer.add_argument(
         "--loss",
         metavar="OP",
-        help="append this loss of the model's output: softmax_cross_entropy, nll_loss or multiclass_hinge "
-        "(with class labels), mse, huber, squared_error or binary_cross_entropy_with_logits (with a target)",
+        help="append this loss of the model's output: "
+        + ", ".join(
+            f"{name} ({'class labels' if REGISTRY[name].classifies else 'a target'})" for name in loss_ops()
+        ),
     )
     importer.add_argument(
         "--labels",

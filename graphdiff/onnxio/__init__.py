@@ -55,7 +55,8 @@ def from_onnx(
     require_onnx()
     import onnx
 
-    from .importer import append_loss, import_model
+    from .importer import import_model
+    from .loss import append_loss
     from .reader import DEFAULT_MAX_MODEL_BYTES, ModelSource, parse_model, read_model
 
     cap = DEFAULT_MAX_MODEL_BYTES if max_bytes is None else max_bytes
