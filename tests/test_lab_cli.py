@@ -18,6 +18,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -471,7 +472,9 @@ def raise_interrupt() -> None:
 
 
 def send_sigint() -> None:
-    os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C
+    # A real Ctrl-C, sent to the main thread itself: sent to the process, the kernel may hand it to one of
+    # the native threads onnx and onnxruntime start, and Python would raise it only a moment later.
+    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
 
 
 @pytest.mark.usefixtures("stub_plots")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -493,7 +494,8 @@ def test_ctrl_c_while_files_are_moved_into_place_is_held_until_every_one_is(tmp_
 
     def replace(source, target):
         if Path(target).name == "f0.txt":
-            os.kill(os.getpid(), signal.SIGINT)  # arrives while the first file is being moved
+            # arrives while the first file is being moved (sent to the main thread: see test_lab_cli)
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
         return real(source, target)
 
     monkeypatch.setattr(fileio.os, "replace", replace)
