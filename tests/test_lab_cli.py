@@ -484,11 +484,14 @@ def test_ctrl_c_while_writing_replaces_no_output(lab, capsys, monkeypatch, failu
     before the moves leaves every previous file as it was and no temporary file behind."""
     train_spiral(capsys, "--lr", "0.1")
     before = snapshot(lab)
+    # Python's own Ctrl-C handler, whatever an earlier test in this process left installed.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     calls = fail_on_second_temporary_file(monkeypatch, failure)
     code, out, err = call(
         capsys, "train", SPIRAL, "--data", "spiral", "--steps", "20", "--lr", "1", "--force"
     )
-    assert code == 130
+    signal.signal(signal.SIGINT, previous)
+    assert code == 130, err
     assert "nothing written" in err and "wrote" not in out
     assert calls == ["spiral_two_layer.trained.npz", "spiral_two_layer.trained.json"]
     assert snapshot(lab) == before  # every file old, no temporary file left
