@@ -32,7 +32,7 @@ from .errors import GraphdiffError, Problem, ShapeError, SpecError
 from .executor import Gradients, Plan, Trace, bind_feeds, compile_plan
 from .fileio import write_atomic
 from .gradcheck import GradientCheckReport, check_plan_gradients
-from .graph import CheckedGraph, attrs_problems, check_graph, gc_paused, literal_value
+from .graph import CheckedGraph, attrs_problems, check_graph, gc_paused, infer_type, literal_value
 from .ops import FLOAT_DTYPES, REGISTRY, TensorType, format_shape
 from .spec import (
     DEFAULT_MAX_ELEMENTS,
@@ -45,6 +45,7 @@ from .spec import (
     parse_spec,
     read_spec,
 )
+from .spec.arrays import shape_size_problem
 from .spec.io import validation_problems
 
 ArrayLike = Any
@@ -346,7 +347,7 @@ class Graph:
         if arity_problem is not None:
             raise SpecError(Problem(None, place, arity_problem))
         try:
-            out_type = definition.infer(parsed, *(t.type for t in tensors))
+            out_type = infer_type(definition, parsed, [t.type for t in tensors])
         except ShapeError as exc:
             raise exc.located(None, place) from None
         node = NodeSpec(
@@ -501,7 +502,14 @@ class Graph:
         if id in self._types:
             raise SpecError(Problem(None, place, "id is already used"))
         if value is not None and not isinstance(value, Mapping):
-            value = np.asarray(value).tolist()
+            try:
+                value = np.asarray(value).tolist()
+            except (ValueError, TypeError, OverflowError) as exc:
+                # numpy refuses ragged nested lists ([[1, 2], [3]]) with a ValueError of its own
+                reason = (
+                    "nested lists have rows of different lengths" if _ragged(exc) else f"not numbers ({exc})"
+                )
+                raise SpecError(Problem(None, place, f"value: {reason}")) from None
         data = {
             "id": id,
             "kind": kind,
@@ -517,9 +525,15 @@ class Graph:
                 *(Problem(None, place, p.message) for p in validation_problems(exc, data, None))
             ) from None
         if leaf.shape is not None:
+            problem = shape_size_problem(leaf.shape)
+            if problem is not None:
+                raise SpecError(Problem(None, place, f"shape {problem}"))
             leaf_type = TensorType(tuple(leaf.shape), dtype)
         else:
-            leaf_type = TensorType(literal_value(leaf.value, dtype).shape, dtype)
+            try:
+                leaf_type = TensorType(literal_value(leaf.value, dtype).shape, dtype)
+            except SpecError as exc:
+                raise exc.located(None, place) from None
         self._leaves.append(leaf)
         self._types[id] = leaf_type
         self._changed()
@@ -576,6 +590,10 @@ class Graph:
         self._checked = None
         self._plan = None
         self._last = None
+
+
+def _ragged(exc: Exception) -> bool:
+    return isinstance(exc, ValueError) and ("inhomogeneous" in str(exc) or "sequence" in str(exc))
 
 
 def load(path: str | os.PathLike[str], *, max_elements: int = DEFAULT_MAX_ELEMENTS) -> Graph:

@@ -14,6 +14,56 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Self
 
+#: The characters no name in a spec may hold and no terminal is shown raw, as (first, last) code points:
+#: C0 controls, DEL and C1 controls (ESC starts terminal escape sequences, U+009B is a one-character CSI,
+#: U+0085 a line break), the bidirectional formatting characters (the Arabic letter mark, the LTR and RTL
+#: marks, embeddings, overrides and isolates, which reorder what is shown), the line and paragraph
+#: separators, and the invisible formatting characters (zero-width space, word joiner and invisible
+#: operators, the deprecated format controls, the zero-width no-break space, interlinear annotations).
+#: The zero-width (non-)joiners U+200C and U+200D stay allowed: Persian, Indic scripts and emoji need them.
+UNSAFE_CHARACTERS: tuple[tuple[int, int], ...] = (
+    (0x00, 0x1F),
+    (0x7F, 0x9F),
+    (0x061C, 0x061C),
+    (0x200B, 0x200B),
+    (0x200E, 0x200F),
+    (0x2028, 0x202E),
+    (0x2060, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+)
+
+
+def _regex_char(code: int) -> str:
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+#: The pattern of a safe name (one character at least, none of UNSAFE_CHARACTERS), written so that Python,
+#: pydantic's Rust engine and JSON Schema's ECMA-262 dialect all read it alike.
+SAFE_NAME_PATTERN = (
+    "^[^"
+    + "".join(
+        _regex_char(a) if a == b else f"{_regex_char(a)}-{_regex_char(b)}" for a, b in UNSAFE_CHARACTERS
+    )
+    + "]+$"
+)
+
+# Lone surrogates are escaped too: they stand for the undecodable bytes of a file name (a raw 0x9B byte
+# would reach the terminal as a CSI) and cannot be written to a strict UTF-8 stream at all.
+_ESCAPES = {
+    code: _regex_char(code)
+    for first, last in (*UNSAFE_CHARACTERS, (0xD800, 0xDFFF))
+    for code in range(first, last + 1)
+} | {ord("\t"): "\\t", ord("\n"): "\\n", ord("\r"): "\\r"}
+
+
+def printable(text: str) -> str:
+    """``text`` safe to show on a terminal, on one line: every character of :data:`UNSAFE_CHARACTERS`
+    (and every lone surrogate) is written as its escape, ``\\x1b``, ``\\x9b``, ``\\u202e``, ``\\n``, so a
+    file name or a name inside a file can neither run a terminal escape sequence, nor reorder the text,
+    nor start a fake line. (A backslash is left as it is: the result is for reading, not for parsing.)"""
+    return text.translate(_ESCAPES)
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -24,7 +74,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return ": ".join(part for part in (self.file, self.place, self.message) if part)
+        # The parts may come from a file or its name: escaped, so the line is one line and inert.
+        return printable(": ".join(part for part in (self.file, self.place, self.message) if part))
 
 
 class GraphdiffError(Exception):

@@ -22,8 +22,9 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 from .errors import ComputeError, FeedError, GraphdiffError, NonFiniteError, Problem, did_you_mean
-from .graph import CheckedGraph, gc_paused
+from .graph import CheckedGraph, first_item, gc_paused
 from .ops import Attrs, Op, bind_symbols, format_shape
+from .spec.arrays import inexact_cast
 
 
 class Step(NamedTuple):
@@ -173,6 +174,15 @@ class Plan:
                 raise ComputeError(
                     self.graph.problem(step.id, f"{step.op.name}: not enough memory for the result")
                 ) from None
+            except ValueError as exc:
+                # Checking refuses every static shape numpy cannot make; a symbolic one (N, 2**59) can
+                # still grow past numpy's limit with the N fed.
+                if not _beyond_numpy(exc):
+                    raise
+                step = self.steps[index]
+                raise ComputeError(
+                    self.graph.problem(step.id, f"{step.op.name}: the result is too large for numpy ({exc})")
+                ) from None
             values[output] = out if type(out) is ndarray else asarray(out)
             if check_finite:
                 step = self.steps[index]
@@ -228,6 +238,11 @@ class Plan:
                 Problem(self.graph.source.label, "loss", "the graph has no loss to differentiate")
             )
         out_slot = self.slot_of(out_id)
+        if not self.float_slot[out_slot]:
+            dtype = self.graph.types[out_id].dtype
+            raise FeedError(
+                self.graph.problem(out_id, f"{dtype} values have no gradient: backward starts from a float")
+            )
         seed = self._seed(trace.values[out_slot], out_id, upstream)
         if wrt is None:
             wanted = tuple(range(len(self.ids)))
@@ -267,6 +282,14 @@ class Plan:
             except MemoryError:
                 raise ComputeError(
                     self.graph.problem(step.id, f"{step.op.name}: not enough memory for the gradient")
+                ) from None
+            except ValueError as exc:
+                if not _beyond_numpy(exc):
+                    raise
+                raise ComputeError(
+                    self.graph.problem(
+                        step.id, f"{step.op.name}: the gradient is too large for numpy ({exc})"
+                    )
                 ) from None
             for position, slot in targets:
                 grad = local[position]
@@ -325,7 +348,11 @@ class Plan:
                 unit = self._unit_seeds[out_value.dtype] = np.ones((), dtype=out_value.dtype)
                 unit.flags.writeable = False  # shared by every pass; handed out only as a copy
             return unit
-        seed = np.asarray(upstream, dtype=out_value.dtype)
+        place = self.graph.places.get(out_id)
+        try:
+            seed = numbers_as(upstream, str(out_value.dtype), "the output")
+        except ValueError as exc:
+            raise FeedError(Problem(self.graph.source.label, place, f"upstream gradient: {exc}")) from None
         if seed.shape != out_value.shape:
             raise FeedError(
                 self.graph.problem(
@@ -396,6 +423,14 @@ class Plan:
         if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
             kind = "nan" if np.any(np.isnan(array)) else "infinite"
             raise NonFiniteError(self.graph.problem(id, f"{what} {kind}"))
+
+
+#: How numpy says a shape is past what any array can be (rather than that an op was misused).
+_NUMPY_SIZE_LIMITS = ("array is too big", "Maximum allowed dimension exceeded", "iterator is too large")
+
+
+def _beyond_numpy(exc: ValueError) -> bool:
+    return any(text in str(exc) for text in _NUMPY_SIZE_LIMITS)
 
 
 def _stand_in(value: np.ndarray) -> np.ndarray:
@@ -596,21 +631,81 @@ def bind_feeds(graph: CheckedGraph, feeds: Mapping[str, Any] | None) -> dict[str
 
 
 def _feed_array(label: str | None, id: str, value: Any, dtype: str) -> np.ndarray:
-    place = f"feed {json.dumps(id)}"
+    try:
+        return numbers_as(value, dtype, "the input")
+    except ValueError as exc:
+        raise FeedError(Problem(label, f"feed {json.dumps(id)}", str(exc))) from None
+
+
+def numbers_as(value: Any, dtype: str, what: str) -> np.ndarray:
+    """``value`` (an array, a number or nested lists) as an array of ``dtype``; a ValueError says why
+    not: not numbers, numbers of the wrong kind, or a cast that would change a value (an integer out of
+    int64's range, which numpy would wrap, 2**63 becoming -2**63; an integer a float cannot hold exactly,
+    2**53 + 1; a finite float64 that overflows float32). Rounding float64 to float32 is allowed."""
     try:
         array = np.asarray(value)
-    except (ValueError, TypeError) as exc:
-        raise FeedError(Problem(label, place, f"not an array of numbers ({exc})")) from None
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ValueError(f"not an array of numbers ({exc})") from None
+    if array.dtype == object and dtype != "bool" and array.size and _plain_numbers(array):
+        array = _big_integers(array, dtype)  # Python integers past 64 bits (from JSON, or Python)
     if array.dtype.kind not in "biuf":
-        raise FeedError(Problem(label, place, f"not an array of numbers (dtype {array.dtype})"))
+        raise ValueError(f"not an array of numbers (dtype {array.dtype})")
     if dtype == "bool":
         if array.dtype.kind != "b":
-            raise FeedError(Problem(label, place, f"the input is bool (a mask); got {array.dtype} values"))
+            raise ValueError(f"{what} is bool (a mask); got {array.dtype} values")
     elif dtype == "int64":
+        if array.dtype.kind == "f" and not isinstance(value, np.ndarray | np.generic):
+            # numpy makes [2**63, 1] a float64 array: name the integer it could not hold
+            found = first_item(value, lambda x: type(x) is not int or not _INT64_MIN <= x <= _INT64_MAX)
+            if found is not None and type(found[1]) is int:
+                shown = f"{found[1]} at index {list(found[0])}" if found[0] else str(found[1])
+                raise ValueError(f"holds {shown}, out of the int64 range ({_INT64_MIN} to {_INT64_MAX})")
         if array.dtype.kind not in "iu":
-            raise FeedError(
-                Problem(label, place, f"the input is int64 (indices or labels); got {array.dtype} values")
-            )
+            raise ValueError(f"{what} is int64 (indices or labels); got {array.dtype} values")
+        if array.dtype == np.uint64 and array.size and array.max() > _INT64_MAX:
+            first = _first(array, array > _INT64_MAX)
+            raise ValueError(f"holds {first}, out of the int64 range ({_INT64_MIN} to {_INT64_MAX})")
     elif array.dtype.kind == "b":
-        raise FeedError(Problem(label, place, "the input is a float; got booleans"))
-    return array.astype(dtype, copy=False)
+        raise ValueError(f"{what} is a float; got booleans")
+    if array.dtype == dtype:
+        return array
+    with np.errstate(over="ignore"):
+        result = array.astype(dtype)
+    inexact = inexact_cast(array, result)
+    if inexact is not None:
+        raise ValueError(inexact)
+    if array.dtype.kind == "f" and result.dtype.itemsize < array.dtype.itemsize:
+        overflow = np.isinf(result)
+        if overflow.any():
+            overflow &= np.isfinite(array)  # an infinity fed stays one; a finite number must not become one
+            if overflow.any():
+                raise ValueError(f"holds {_first(array, overflow)}, which overflows {dtype}")
+    return result
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _plain_numbers(array: np.ndarray) -> bool:
+    return all(type(x) is int or type(x) is float for x in array.flat)
+
+
+def _big_integers(array: np.ndarray, dtype: str) -> np.ndarray:
+    """An object array of Python numbers, some of them integers past 64 bits, as float64 when each is a
+    float64 exactly; otherwise the ValueError naming the first that is not."""
+    for index, x in np.ndenumerate(array):
+        if type(x) is float:
+            continue
+        shown = f"{x} at index {list(index)}" if index else str(x)
+        if dtype == "int64":
+            if not _INT64_MIN <= x <= _INT64_MAX:
+                raise ValueError(f"holds {shown}, out of the int64 range ({_INT64_MIN} to {_INT64_MAX})")
+        elif not (abs(x) < 2**1024 and int(float(x)) == x):
+            raise ValueError(f"holds {shown}, which {dtype} cannot represent exactly")
+    return array.astype(np.float64)
+
+
+def _first(array: np.ndarray, where: np.ndarray) -> str:
+    """``9223372036854775808 at index [1]``: the first element of ``array`` where ``where`` holds."""
+    index = tuple(int(i) for i in np.argwhere(where)[0])
+    return f"{array[index].item()!r} at index {list(index)}" if index else repr(array.item())

@@ -67,7 +67,7 @@ class GradientCheckReport:
         lines = [header] + [
             (
                 row.id,
-                f"{row.checked}/{row.size}",
+                _checked(row),
                 f"{row.max_error:.2e}",
                 _where(row.where),
                 f"{row.analytic:.6g}",
@@ -86,6 +86,14 @@ class GradientCheckReport:
             f"(tolerance {self.tolerance:g}, h {self.h:g}, {self.mode})"
         )
         return "\n".join(text)
+
+
+def _checked(row: LeafCheck) -> str:
+    """What was compared: ``3/4`` coordinates of a 4-element leaf, or ``5 dirs (size 3)`` in the fast mode,
+    where the count of directions is no fraction of the leaf's size."""
+    if row.where and row.where[0] == "direction":
+        return f"{row.checked} dir{'' if row.checked == 1 else 's'} (size {row.size})"
+    return f"{row.checked}/{row.size}"
 
 
 def _where(where: tuple[int, ...] | tuple[str, int]) -> str:
@@ -114,8 +122,11 @@ def check_plan_gradients(
 
     if graph.loss is None:
         raise refuse("the graph has no loss to check")
-    if not h > 0 or not tolerance > 0 or max_coords < 1 or (directions is not None and directions < 1):
-        raise refuse("h and tolerance must be positive; max_coords and directions at least 1")
+    problem = _arguments_problem(
+        h=h, tolerance=tolerance, floor=floor, max_coords=max_coords, directions=directions, seed=seed
+    )
+    if problem is not None:
+        raise refuse(problem)
     ids = list(wrt) if wrt is not None else [i for i in graph.leaves if graph.types[i].is_float]
     for id in ids:
         if id not in graph.leaves:
@@ -179,6 +190,34 @@ def check_plan_gradients(
     if promoted:
         mode += ", float32 values promoted to float64"
     return GradientCheckReport(tuple(rows), h, tolerance, noise_floor, mode)
+
+
+def _arguments_problem(
+    *, h: object, tolerance: object, floor: object, max_coords: object, directions: object, seed: object
+) -> str | None:
+    """What is wrong with a gradient check's settings, or None. Their types are checked too: numpy would
+    refuse a seed of -1 or 1.5 with a ValueError or TypeError of its own, far from the argument."""
+    for name, number in (("h", h), ("tolerance", tolerance)):
+        if not _is_real(number) or not (math.isfinite(number) and number > 0):
+            return f"h and tolerance must be positive finite numbers; {name} is {number!r}"
+    if floor is not None and (not _is_real(floor) or not (math.isfinite(floor) and floor > 0)):
+        return f"floor must be a positive finite number (or None for the default); it is {floor!r}"
+    for name, count in (("max_coords", max_coords), ("directions", directions)):
+        if (count is not None or name == "max_coords") and (not _is_integer(count) or count < 1):
+            return f"max_coords and directions must be integers of at least 1; {name} is {count!r}"
+    if not _is_integer(seed) or seed < 0:
+        return f"seed must be a non-negative integer; it is {seed!r}"
+    return None
+
+
+def _is_integer(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_
+    )
 
 
 def relative_error(analytic: float, numeric: float, floor: float) -> float:

@@ -38,6 +38,7 @@ from .spec import (
     read_array,
     resolve_inside,
 )
+from .spec.arrays import shape_size_problem
 from .spec.strict_json import format_path
 
 #: How many undefined references get a "did you mean" suggestion (each costs a pass over every id).
@@ -272,6 +273,11 @@ class _Checker:
         if self.leaves.get(leaf.id) is not leaf:
             return
         place = self.places[leaf.id]
+        if leaf.shape is not None:
+            problem = shape_size_problem(leaf.shape)
+            if problem is not None:
+                self.report(place, f"shape {problem}")
+                return
         try:
             value = self.leaf_value(leaf)
         except GraphdiffError as exc:
@@ -334,7 +340,7 @@ class _Checker:
                 continue
             op = self.ops[id]
             try:
-                types[id] = op.infer(self.attrs[id], *(types[name] for name in node.inputs))
+                types[id] = infer_type(op, self.attrs[id], [types[name] for name in node.inputs])
             except ShapeError as exc:
                 for problem in exc.problems:
                     self.report(self.places[id], problem.message)
@@ -366,6 +372,17 @@ class _Checker:
                     "no output or loss depends on this node" if id in self.nodes else "this leaf is not used"
                 )
                 yield Problem(self.source.label, place, f"warning: {what}")
+
+
+def infer_type(op: Op, attrs: Attrs, inputs: list[TensorType]) -> TensorType:
+    """``op``'s result type for these inputs, refusing a result no numpy array can have: a reshape,
+    broadcast_to, pad or one_hot to ``(2**70, 0)`` holds nothing, but numpy refuses the shape, so the graph
+    would check and then fail when run."""
+    out = op.infer(attrs, *inputs)
+    problem = shape_size_problem(out.shape)
+    if problem is not None:
+        raise ShapeError(f"{op.name}: the result's shape {problem}")
+    return out
 
 
 def promoted_to_float64(graph: CheckedGraph) -> CheckedGraph:
@@ -424,7 +441,9 @@ def _expectations(messages: list[str]) -> str:
 
 
 def literal_value(value: Any, dtype: str) -> np.ndarray:
-    """A JSON number or nested list as an array of ``dtype``."""
+    """A JSON number or nested list as an array of ``dtype``, refusing what would change a value: an
+    integer outside int64's range for an int64 leaf (numpy would make it uint64, a float or an object),
+    and a number that overflows a float leaf's dtype (1e300 is inf as a float32)."""
     depth, item = 0, value
     while isinstance(item, list) and item:
         depth, item = depth + 1, item[0]
@@ -435,8 +454,6 @@ def literal_value(value: Any, dtype: str) -> np.ndarray:
         array = np.array(value)
     except ValueError:
         raise SpecError("value: nested lists have rows of different lengths") from None
-    if array.dtype == object:
-        raise SpecError("value: nested lists have rows of different lengths")
     if dtype == "bool":
         if array.dtype.kind != "b" and array.size:
             raise SpecError("value: a bool leaf's values must be true or false")
@@ -445,9 +462,58 @@ def literal_value(value: Any, dtype: str) -> np.ndarray:
         raise SpecError(f"value: true and false are values of bool leaves; this leaf is {dtype}")
     if dtype == "int64":
         if array.dtype.kind != "i" and array.size:
-            raise SpecError("value: an int64 leaf's values must be integers")
+            # uint64, float64 or object: a float, or an integer numpy could not hold as an int64.
+            found = first_item(value, lambda x: not isinstance(x, int) or not INT64_MIN <= x <= INT64_MAX)
+            if found is None or isinstance(found[1], bool) or not isinstance(found[1], int):
+                raise SpecError("value: an int64 leaf's values must be integers")
+            path, number = found
+            raise SpecError(
+                f"{format_path(('value', *path))}: {number} is out of the int64 range "
+                f"({INT64_MIN} to {INT64_MAX})"
+            )
         return array.astype(np.int64)
-    return array.astype(dtype)
+    if array.dtype == object:
+        # Integers past uint64's range (numpy keeps them as Python ints): numbers a float leaf can hold.
+        found = first_item(value, lambda x: isinstance(x, bool) or not isinstance(x, int | float))
+        if found is not None:
+            if isinstance(found[1], bool):
+                raise SpecError(f"value: true and false are values of bool leaves; this leaf is {dtype}")
+            raise SpecError("value: nested lists have rows of different lengths")
+        try:
+            array = np.array(value, dtype=np.float64)
+        except OverflowError:
+            path, number = first_item(value, lambda x: abs(x) > _FLOAT64_MAX) or ((), value)
+            raise SpecError(
+                f"{format_path(('value', *path))}: {number} is out of the float64 range"
+            ) from None
+    with np.errstate(over="ignore"):
+        result = array.astype(dtype)
+    if result.size and not np.isfinite(result).all():
+        # Every number in a spec is finite (strict JSON), so an infinity here is an overflow.
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(result))[0])
+        largest = np.format_float_scientific(np.finfo(result.dtype).max, unique=True, trim="-")
+        raise SpecError(
+            f"{format_path(('value', *index))}: {array[index].item()!r} overflows {dtype} "
+            f"(its largest finite value is {largest})"
+        )
+    return result
+
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_FLOAT64_MAX = float(np.finfo(np.float64).max)
+
+
+def first_item(value: Any, bad: Callable[[Any], bool]) -> tuple[tuple[int, ...], Any] | None:
+    """The index and value of the first number of a nested list (in C order) for which ``bad`` holds.
+    Walked iteratively (a literal may be deep), and only on the way to an error."""
+    stack: list[tuple[tuple[int, ...], Any]] = [((), value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(((*path, i), sub) for i, sub in reversed(list(enumerate(item))))
+        elif bad(item):
+            return path, item
+    return None
 
 
 class LeafValues(Mapping[str, "np.ndarray | None"]):

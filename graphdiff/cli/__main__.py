@@ -1,5 +1,9 @@
-"""``python -m graphdiff.cli`` runs the command line (as does ``python -m graphdiff``)."""
+"""``python -m graphdiff.cli`` runs the command line (as do ``python -m graphdiff`` and the console script).
 
-from . import main
+Python imports ``graphdiff`` and ``graphdiff.cli`` (the standard library only) before this module runs;
+:func:`graphdiff.cli.launch` imports the commands inside the guard that turns Ctrl-C into exit code 130.
+"""
 
-raise SystemExit(main())
+from . import launch
+
+raise SystemExit(launch())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
-import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,10 +13,18 @@ from typing import Any
 import numpy as np
 
 from ..api import Graph, Result, check_gradients, json_array, load
-from ..errors import ArrayFileError, FeedError, GraphdiffError, Problem, did_you_mean
+from ..errors import ArrayFileError, FeedError, GraphdiffError, Problem, did_you_mean, printable
 from ..fileio import check_writable, write_atomic
 from ..ops import REGISTRY, catalog, format_shape
-from ..render import diagram_format, render, render_steps, write_diagram
+from ..render import (
+    check_demo_folder,
+    check_steps_folder,
+    diagram_format,
+    render,
+    render_bytes,
+    render_steps,
+    write_demo_folder,
+)
 from ..spec import dump_spec, read_array, spec_json_schema
 from ..spec.strict_json import parse_json
 from .common import (
@@ -32,6 +39,7 @@ from .common import (
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """Add the graph commands to the ``graphdiff`` parser."""
+    from .lab_commands import add_max_evaluations_option, count, seed, whole_number  # shared types
 
     def with_feeds(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("file", metavar="FILE", help="a graph spec (.json)")
@@ -107,18 +115,19 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--tolerance", type=float, default=1e-6, help="largest passing relative error")
     check.add_argument(
         "--max-coords",
-        type=int,
+        type=whole_number,
         default=100,
         metavar="N",
         help="coordinates checked per leaf, sampled with --seed when larger (default 100)",
     )
     check.add_argument(
         "--directions",
-        type=int,
+        type=whole_number,
         metavar="K",
         help="fast mode: check K random directions per leaf instead of coordinates",
     )
-    check.add_argument("--seed", type=int, default=0, help="seed for sampling (default 0)")
+    check.add_argument("--seed", type=seed, default=0, help="seed for sampling, 0 to 2**64 - 1 (default 0)")
+    add_max_evaluations_option(check)
     check.set_defaults(handler=cmd_check)
 
     schema = commands.add_parser(
@@ -160,7 +169,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "--direction", choices=["LR", "TB"], default="LR", help="left-to-right (default) or top-to-bottom"
     )
     render.add_argument(
-        "--precision", type=int, default=4, metavar="N", help="significant digits (default 4)"
+        "--precision",
+        type=count(1, 17),
+        default=4,
+        metavar="N",
+        help="significant digits, 1 to 17 (float64's most) (default 4)",
     )
     render.add_argument("--title", help="the diagram's title (default: the graph's name)")
     render.add_argument(
@@ -217,8 +230,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "--output-dir",
         default="graphdiff-demo",
         metavar="DIR",
-        help="where the diagrams go (default ./graphdiff-demo)",
+        help="where the diagrams go (default ./graphdiff-demo); written as a whole, never into a folder "
+        "holding other files",
     )
+    demo.add_argument("--force", action="store_true", help="replace the folder an earlier demo wrote")
     demo.set_defaults(handler=cmd_demo)
 
 
@@ -238,10 +253,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if not args.quiet:
             checked = graph.checked
             loss = f', loss "{checked.loss}"' if checked.loss else ", no loss"
-            print(
+            # The file name and the graph's names came from outside: escaped, as in every problem line.
+            line = (
                 f'{file}: ok: graph "{checked.name}", {len(checked.leaves)} leaves, '
                 f"{len(checked.nodes)} nodes{loss}"
             )
+            print(printable(line))
     return status
 
 
@@ -273,8 +290,31 @@ def cmd_grad(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from ..executor import bind_feeds
+    from .lab_commands import check_evaluations
+
+    if args.directions is not None:  # at least one leaf: refused before loading anything
+        check_evaluations(
+            "--directions",
+            2 * args.directions,
+            args.max_evaluations,
+            f"2 forward passes x {args.directions:,} directions",
+        )
     graph = load(args.file, max_elements=args.max_elements)
     feeds = parse_feeds(graph, args.feed, args.max_elements)
+    # Two forward passes per coordinate (or direction) of every leaf checked, counted before any of them.
+    checked = graph.checked
+    ids = args.wrt if args.wrt is not None else [i for i in checked.leaves if checked.types[i].is_float]
+    values = bind_feeds(checked, feeds)
+    sizes = [values[i].size for i in ids if i in values]
+    if args.directions is not None:
+        passes = 2 * args.directions * len(sizes)
+        what = f"2 forward passes x {args.directions:,} directions x {len(sizes):,} leaves = {passes:,}"
+        check_evaluations("--directions", passes, args.max_evaluations, what)
+    else:
+        passes = 2 * sum(min(size, args.max_coords) for size in sizes)
+        what = f"2 forward passes x {passes // 2:,} coordinates of {len(sizes):,} leaves = {passes:,}"
+        check_evaluations("--max-coords", passes, args.max_evaluations, what)
     report = check_gradients(
         graph,
         feeds,
@@ -304,8 +344,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.output:
         diagram_format(args.output)  # a bad suffix or a file not to be replaced is refused before any work
         check_writable(args.output, overwrite=args.force)
-    if args.steps and Path(args.steps).is_dir():
-        check_writable(Path(args.steps) / "index.html", overwrite=args.force)
+    if args.steps:  # a folder not to be replaced, or holding files graphdiff did not write
+        check_steps_folder(args.steps, overwrite=args.force)
     if args.precision < 1 or args.max_nodes < 0:
         raise GraphdiffError(
             Problem(None, "render", "--precision must be at least 1, --max-nodes at least 0")
@@ -316,8 +356,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.show != "none" or args.steps:
         graph.forward(feeds, check_finite=args.check_finite)
         result = graph.backward(check_finite=args.check_finite) if graph.loss else graph.last_result()
-    if args.output:
-        render(
+    picture = b""
+    if args.output:  # laid out first, written last: a failure on the way writes neither OUT nor DIR
+        diagram = render(
             graph,
             result,
             show=args.show,
@@ -328,10 +369,9 @@ def cmd_render(args: argparse.Namespace) -> int:
             clusters=not args.no_clusters,
             collapse=args.collapse,
             max_nodes=args.max_nodes or None,
-            output=args.output,
-            overwrite=args.force,
         )
-        print(f"wrote {args.output}")
+        picture = render_bytes(diagram, diagram_format(args.output), file=args.output)
+    index = None
     if args.steps:
         index = render_steps(
             graph,
@@ -343,6 +383,10 @@ def cmd_render(args: argparse.Namespace) -> int:
             clusters=not args.no_clusters,
             overwrite=args.force,
         )
+    if args.output:
+        write_atomic(args.output, picture, overwrite=args.force)
+        print(f"wrote {args.output}")
+    if index is not None:
         print(f"wrote {index} (open it in a browser; arrow keys step)")
     return EXIT_OK
 
@@ -382,6 +426,7 @@ def cmd_ops(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..examples import cs231n_circuit  # the demo's graph, built with the Python API
 
+    folder = check_demo_folder(args.output_dir, overwrite=args.force)  # before anything is done
     graph = cs231n_circuit()
     print("graphdiff demo: the CS231n circuit f = (x + y) z at x = -2, y = 5, z = -4\n")
     print("The graph as a spec file (graphdiff's JSON format):\n")
@@ -393,20 +438,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     report = check_gradients(graph)
     print(report.table())
     print()
-    folder = Path(args.output_dir)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise GraphdiffError(
-            Problem(str(folder), None, f"cannot create the folder: {exc.strerror}")
-        ) from None
-    if shutil.which("dot"):
-        diagram = render(graph, result, output=folder / "cs231n_circuit.svg")
-        write_diagram(diagram, folder / "cs231n_circuit.png")
-        steps = render_steps(graph, result, folder / "steps")
+    write_demo_folder(graph, result, folder, overwrite=args.force)  # all of it, or nothing
+    if (folder / "steps").is_dir():
+        steps = folder / "steps" / "index.html"
         print(f"Diagram: {folder / 'cs231n_circuit.svg'} (and .png); step by step: {steps}")
     else:
-        render(graph, result, output=folder / "cs231n_circuit.dot")
         print(
             f"Diagram source: {folder / 'cs231n_circuit.dot'} (install Graphviz, e.g. apt-get install "
             "graphviz, for SVG and PNG pictures)"
@@ -497,6 +533,7 @@ def grad_table(result: Result) -> str:
                 "-" if grad is None else format_array(grad),
             )
         )
+    rows = [tuple(map(printable, row)) for row in rows]  # ids reach the terminal escaped, as in problems
     widths = [min(max(len(r[i]) for r in rows), 48) for i in range(4)]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4]

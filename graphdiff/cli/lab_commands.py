@@ -3,11 +3,18 @@
 Each is a thin layer over :mod:`graphdiff.optimize`: load the graph and the data, run, then write every
 output at once (atomically, with Ctrl-C held back while writing). Outputs that exist are replaced only with
 ``--force``, and that is checked before any work; an interrupted or diverged run writes nothing.
+
+The work a run asks for is checked first, too: its loss evaluations (training steps, searches' tries,
+sweeps' step sizes, landscapes' grid points) may not exceed ``--max-evaluations`` (default
+:data:`DEFAULT_MAX_EVALUATIONS`), so ``--points 100000 --plane`` is one line, not a 75 GiB allocation.
+Seeds are checked while the arguments are parsed (:func:`seed`), and counts are whole numbers
+(:func:`whole_number`, ``1e5`` included).
 """
 
 from __future__ import annotations
 
 import argparse
+import decimal
 import json
 import math
 import sys
@@ -38,6 +45,15 @@ from .common import (
     examples,
     print_problems,
 )
+
+#: Seeds are what numpy's generators take, up to 64 bits: the integers 0 to 2**64 - 1.
+MAX_SEED = 2**64 - 1
+#: The most loss evaluations (forward passes over the data) one command makes unless --max-evaluations
+#: says otherwise: a training step, a search's try, a sweep's step size, a landscape's grid point or a
+#: gradient check's perturbed pass each count as one. Checked before any work.
+DEFAULT_MAX_EVALUATIONS = 100_000
+#: Whole numbers on the command line have at most this many digits (1e999999 is refused unread).
+_MAX_DIGITS = 100
 
 _DATA_HELP = (
     "the data fed to the graph's inputs: spiral (the CS231n case study's 300 points), digits (scikit-learn's "
@@ -94,7 +110,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     _data_options(search)
     search.add_argument("--strategy", choices=["random", "local"], default="random", help="default random")
     search.add_argument(
-        "--evals", type=int, default=1000, metavar="N", help="loss evaluations (default 1000)"
+        "--evals", type=whole_number, default=1000, metavar="N", help="loss evaluations (default 1000)"
     )
     _search_options(search)
     _output_option(search, "the best parameters, as for train; default ./STEM.STRATEGY-search.json")
@@ -113,7 +129,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     _data_options(compare)
     compare.add_argument(
-        "--evals", type=int, default=1000, metavar="N", help="evaluations per strategy (default 1000)"
+        "--evals",
+        type=whole_number,
+        default=1000,
+        metavar="N",
+        help="evaluations per strategy (default 1000)",
     )
     _train_options(compare, steps=False)
     _search_options(compare)
@@ -142,7 +162,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="the step sizes, powers of ten from SMALLEST to LARGEST (default 1e-10 1e-1, as in the notes)",
     )
     sweep.add_argument(
-        "--per-decade", type=int, default=1, metavar="K", help="step sizes per power of ten (default 1)"
+        "--per-decade",
+        type=whole_number,
+        default=1,
+        metavar="K",
+        help="step sizes per power of ten (default 1)",
     )
     _output_option(sweep, "the plot (.png); default ./STEM.sweep.png, with the table as OUT-STEM.csv")
     sweep.set_defaults(handler=cmd_sweep)
@@ -185,7 +209,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="the range of a (and b) (default -1 1)",
     )
     landscape.add_argument(
-        "--points", type=int, default=51, metavar="N", help="grid points per axis (default 51)"
+        "--points", type=whole_number, default=51, metavar="N", help="grid points per axis (default 51)"
     )
     landscape.add_argument(
         "--normalize",
@@ -231,25 +255,34 @@ def _data_options(sub: argparse.ArgumentParser) -> None:
     )
     sub.add_argument(
         "--limit",
-        type=int,
+        type=whole_number,
         metavar="N",
         help="use N examples of the data, drawn with --seed (e.g. 1 for one example's loss)",
     )
     sub.add_argument("--loss", metavar="NODE", help="the scalar node to minimize (default: the graph's loss)")
     sub.add_argument(
-        "--seed", type=int, default=0, help="seed for the split, shuffles and random draws (default 0)"
+        "--seed",
+        type=seed,
+        default=0,
+        help="seed for the split, shuffles and random draws, 0 to 2**64 - 1 (default 0)",
     )
     sub.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     sub.add_argument("--force", action="store_true", help="replace existing output files")
     add_max_elements_option(sub)
+    add_max_evaluations_option(sub)
 
 
 def _train_options(sub: argparse.ArgumentParser, *, steps: bool = True) -> None:
     if steps:
-        sub.add_argument("--steps", type=int, default=1000, metavar="N", help="update steps (default 1000)")
+        sub.add_argument(
+            "--steps", type=whole_number, default=1000, metavar="N", help="update steps (default 1000)"
+        )
     sub.add_argument("--lr", type=float, default=1e-3, help="the learning rate (step size) (default 1e-3)")
     sub.add_argument(
-        "--batch-size", type=int, metavar="B", help="examples per step (default: all of them, full-batch)"
+        "--batch-size",
+        type=whole_number,
+        metavar="B",
+        help="examples per step (default: all of them, full-batch)",
     )
     sub.add_argument("--momentum", type=float, default=0.0, metavar="MU", help="momentum (default 0: none)")
     sub.add_argument("--nesterov", action="store_true", help="Nesterov momentum (with --momentum)")
@@ -260,10 +293,12 @@ def _train_options(sub: argparse.ArgumentParser, *, steps: bool = True) -> None:
         metavar="F",
         help="multiply the learning rate by F every --decay-every steps (default 1: constant)",
     )
-    sub.add_argument("--decay-every", type=int, metavar="N", help="steps between decays (default: one epoch)")
+    sub.add_argument(
+        "--decay-every", type=whole_number, metavar="N", help="steps between decays (default: one epoch)"
+    )
     sub.add_argument(
         "--eval-every",
-        type=int,
+        type=whole_number,
         metavar="N",
         help="evaluate on all the data every N steps (default: 100 times per run)",
     )
@@ -286,6 +321,75 @@ def _search_options(sub: argparse.ArgumentParser) -> None:
 
 def _output_option(sub: argparse.ArgumentParser, what: str) -> None:
     sub.add_argument("-o", "--output", metavar="OUT", help=what)
+
+
+def add_max_evaluations_option(sub: argparse.ArgumentParser) -> None:
+    """--max-evaluations: the cap on the loss evaluations a command makes (shared with graphdiff check)."""
+    sub.add_argument(
+        "--max-evaluations",
+        type=count(1),
+        default=DEFAULT_MAX_EVALUATIONS,
+        metavar="N",
+        help="refuse, before any work, a run of more loss evaluations (forward passes) than N "
+        f"(default {DEFAULT_MAX_EVALUATIONS:,})",
+    )
+
+
+# --- argument types: checked while the command line is parsed, before anything is loaded -----------
+
+
+def whole_number(text: str) -> int:
+    """An integer written in digits or in exponent notation (``100000``, ``1e5``), read exactly."""
+    try:
+        return int(text)
+    except ValueError:  # not digits, or more digits than Python converts (4,300)
+        pass
+    try:
+        number = decimal.Decimal(text.strip())
+    except decimal.InvalidOperation:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if number.is_finite() and number.adjusted() >= _MAX_DIGITS:
+        raise argparse.ArgumentTypeError(f"{text!r} is too large (more than {_MAX_DIGITS} digits)")
+    if not number.is_finite() or number != number.to_integral_value():
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    return int(number)
+
+
+def count(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """The argparse type of a count from ``minimum`` to ``maximum``, for options no command checks
+    itself. (The lab's counts are read with :func:`whole_number`: each command refuses a count below its
+    minimum with a message of its own, and one that costs work beyond the --max-evaluations budget.)"""
+
+    def parse(text: str) -> int:
+        value = whole_number(text)
+        if value < minimum or (maximum is not None and value > maximum):
+            bounds = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text!r}")
+        return value
+
+    parse.__name__ = "count"
+    return parse
+
+
+def seed(text: str) -> int:
+    """The argparse type of a seed: an integer from 0 to 2**64 - 1."""
+    value = whole_number(text)
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed is an integer from 0 to 2**64 - 1, got {text!r}")
+    return value
+
+
+def check_evaluations(place: str, evaluations: int, cap: int, what: str) -> None:
+    """Refuse, before any work, a run of more loss evaluations than the --max-evaluations cap; ``what``
+    says what the run asked for (``a plane of 400 x 400 = 160,000 points``)."""
+    if evaluations > cap:
+        raise GraphdiffError(
+            Problem(
+                None,
+                place,
+                f"{what}: more than the cap of {cap:,} loss evaluations (--max-evaluations N raises it)",
+            )
+        )
 
 
 def _train_config(args: argparse.Namespace, steps: int) -> optimize.TrainConfig:
@@ -438,6 +542,7 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
 @_guarded
 def cmd_train(args: argparse.Namespace) -> int:
     config = _train_config(args, args.steps)
+    check_evaluations("--steps", args.steps, args.max_evaluations, f"{args.steps:,} steps")
     paths = _param_outputs(Path(args.output or f"{_stem(args.file)}.trained.json"))
     check_outputs(paths.values(), overwrite=args.force)
     objective, bound, title = _objective(args)
@@ -482,6 +587,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     if args.evals < 1:
         raise GraphdiffError(Problem(None, "--evals", "must be at least 1"))
+    check_evaluations("--evals", args.evals, args.max_evaluations, f"{args.evals:,} loss evaluations")
     paths = _param_outputs(Path(args.output or f"{_stem(args.file)}.{args.strategy}-search.json"))
     check_outputs(paths.values(), overwrite=args.force)
     objective, bound, title = _objective(args)
@@ -525,6 +631,12 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     if args.evals < 1:
         raise GraphdiffError(Problem(None, "--evals", "must be at least 1"))
+    check_evaluations(
+        "--evals",
+        3 * args.evals,
+        args.max_evaluations,
+        f"3 strategies x {args.evals:,} = {3 * args.evals:,} evaluations",
+    )
     config = _train_config(args, args.evals)
     out = _png_output(args, f"{_stem(args.file)}.compare.png")
     table_path = out.with_suffix(".csv")
@@ -594,8 +706,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             Problem(None, "--range", "expected 0 < SMALLEST <= LARGEST, and --per-decade at least 1")
         )
     low, high = math.log10(smallest), math.log10(largest)
-    count = max(1, int(round((high - low) * args.per_decade)) + 1)
-    step_sizes = np.logspace(low, high, count)
+    sizes = max(1, int(round((high - low) * args.per_decade)) + 1)
+    check_evaluations(
+        "--per-decade" if args.per_decade > 1 else "--range",
+        sizes,
+        args.max_evaluations,
+        f"{sizes:,} step sizes ({high - low:.3g} decades x {args.per_decade:,})",
+    )
+    step_sizes = np.logspace(low, high, sizes)
     out = _png_output(args, f"{_stem(args.file)}.sweep.png")
     table_path = out.with_suffix(".csv")
     check_outputs([out, table_path], overwrite=args.force)
@@ -623,6 +741,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 @_guarded
 def cmd_landscape(args: argparse.Namespace) -> int:
     kind = "plane" if args.plane else "ray"
+    if args.points < 2:  # before the budget: (-5)**2 would pass it
+        raise GraphdiffError(Problem(None, "--points", "a grid needs at least 2 points per axis"))
+    evaluations = args.points**2 if args.plane else args.points
+    points = (
+        f"a plane of {args.points:,} x {args.points:,} = {evaluations:,} points"
+        if args.plane
+        else f"a ray of {args.points:,} points"
+    )
+    check_evaluations("--points", evaluations, args.max_evaluations, points)
     out = _png_output(args, f"{_stem(args.file)}.{kind}.png")
     grid = Path(args.grid) if args.grid else out.with_suffix(".npz" if args.plane else ".csv")
     if grid.suffix not in (".csv", ".npz"):

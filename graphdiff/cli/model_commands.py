@@ -10,11 +10,12 @@ import json
 from pathlib import Path
 
 from ..api import load
+from ..errors import printable
 from ..fileio import check_writable, write_atomic, write_atomic_many
 from ..onnxio import from_onnx, require_onnx, to_onnx
 from ..onnxio.loss import loss_ops
 from ..ops import REGISTRY, format_shape
-from .common import EXIT_OK, add_max_elements_option, examples
+from .common import EXIT_OK, add_max_elements_option, examples, positive_int
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -64,7 +65,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     importer.add_argument("--name", help="the graph's name (default: the ONNX graph's)")
     importer.add_argument(
-        "--max-bytes", type=int, default=None, metavar="N", help="largest ONNX file read (default 1 GiB)"
+        "--max-bytes",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="largest ONNX file read (default 1 GiB)",
     )
     add_max_elements_option(importer)
     importer.add_argument("--force", action="store_true", help="replace SPEC and SPEC.npz if they exist")
@@ -117,11 +122,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     )
     parameters = checked.ids_of_kind("parameter")
     weights = sum(checked.leaf_values[id].size for id in parameters)
-    print(f"wrote {' and '.join(str(p) for p in written)}")
+    print(printable(f"wrote {' and '.join(str(p) for p in written)}"))
     print(
-        f"{len(checked.nodes)} nodes, {len(parameters)} parameters ({weights:,} weights); "
-        f"inputs {inputs}; outputs {', '.join(checked.outputs)}"
-        + (f"; loss {json.dumps(checked.loss)}" if checked.loss else "")
+        printable(
+            f"{len(checked.nodes)} nodes, {len(parameters)} parameters ({weights:,} weights); "
+            f"inputs {inputs}; outputs {', '.join(checked.outputs)}"
+            + (f"; loss {json.dumps(checked.loss)}" if checked.loss else "")
+        )
     )
     return EXIT_OK
 
@@ -134,5 +141,5 @@ def cmd_export(args: argparse.Namespace) -> int:
     graph = load(args.file, max_elements=args.max_elements)
     model = to_onnx(graph, opset=args.opset)
     write_atomic(args.output, model.SerializeToString(), overwrite=args.force)
-    print(f"wrote {args.output}: {describe(model)}")
+    print(printable(f"wrote {args.output}: {describe(model)}"))
     return EXIT_OK

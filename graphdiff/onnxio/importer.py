@@ -34,7 +34,7 @@ import onnx
 from onnx import helper
 
 from ..api import Graph, Tensor
-from ..errors import GraphdiffError, ModelError, Problem
+from ..errors import SAFE_NAME_PATTERN, GraphdiffError, ModelError, Problem
 from ..ops import Dim, TensorType, format_shape
 from ..spec import DEFAULT_MAX_ELEMENTS
 from .reader import VALUE_DTYPES, ModelSource, dtype_name, tensor_array
@@ -273,8 +273,13 @@ def _value_dtype(array: np.ndarray) -> str:
 # --- ids ---------------------------------------------------------------------------------------------------
 
 
+#: What a graphdiff name may not hold (controls, bidirectional and invisible formatting): replaced by "_".
+_UNSAFE = re.compile(SAFE_NAME_PATTERN.removeprefix("^[^").removesuffix("]+$").join("[]"))
+
+
 class IdMaker:
-    """Valid, unique graphdiff ids from ONNX names (any string): control characters become ``_``, runs of
+    """Valid, unique graphdiff ids from ONNX names (any string): control, bidirectional and invisible
+    formatting characters become ``_``, runs of
     ``/`` one ``/`` (a ``/`` nests diagram clusters), no ``/`` at either end, at most 200 characters."""
 
     def __init__(self) -> None:
@@ -282,7 +287,7 @@ class IdMaker:
         self._next: dict[str, int] = {}
 
     def fresh(self, name: str) -> str:
-        stem = re.sub(r"[\x00-\x1f\x7f]", "_", name)
+        stem = _UNSAFE.sub("_", name)
         stem = re.sub(r"/{2,}", "/", stem).strip("/")[:200] or "node"
         if stem not in self.used:
             self.used.add(stem)
@@ -573,7 +578,7 @@ def _model_description(model: onnx.ModelProto, source: ModelSource) -> str:
 
 def _graph_name(name: str) -> str:
     """A graph name from a file: no control characters (they would reach a terminal), at most 256."""
-    return re.sub(r"[\x00-\x1f\x7f]", "_", name)[:256]
+    return _UNSAFE.sub("_", name)[:256] or "onnx_model"
 
 
 def import_model(

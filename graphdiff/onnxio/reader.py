@@ -19,6 +19,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import onnx
@@ -75,12 +76,24 @@ def read_model(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_MOD
         )
     try:
         with open_regular(target, label) as stream:
-            data = stream.read(max_bytes + 1)
+            data = _read_at_most(stream, max_bytes + 1)
     except ArrayFileError as exc:
         raise ModelError(*exc.problems).located(label) from None
     except OSError as exc:
         raise ModelError(Problem(label, None, f"cannot read: {exc.strerror or exc}")) from None
     return parse_model(data, label=label, max_bytes=max_bytes)
+
+
+def _read_at_most(stream: BinaryIO, limit: int) -> bytes:
+    """Up to ``limit`` bytes, in 1 MiB reads: one read of ``limit`` would reserve all of it up front."""
+    chunks, total = [], 0
+    while total < limit:
+        chunk = stream.read(min(1 << 20, limit - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
 
 
 def parse_model(data: bytes, *, label: str, max_bytes: int = DEFAULT_MAX_MODEL_BYTES) -> onnx.ModelProto:

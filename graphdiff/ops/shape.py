@@ -106,14 +106,21 @@ class Reshape(Op):
 
 # --- results larger than their inputs -----------------------------------------------------------
 
-#: No array can hold more elements than this (numpy refuses sizes past 2**63 bytes).
-MAX_ELEMENTS = 2**60
+#: No array can hold more elements than this: numpy refuses a shape whose non-zero dimensions multiply to
+#: more than 2**63 - 1 bytes (of 8-byte elements), even when another dimension is 0.
+MAX_ELEMENTS = (2**63 - 1) // 8
 
 
 def require_size(op: Op, shape: Shape) -> None:
     """Refuse, when checking, a result no array could hold (pad, broadcast_to, one_hot, take can make
-    one far larger than their inputs); symbolic dimensions count as 1."""
-    known = math.prod(d for d in shape if isinstance(d, int))
+    one far larger than their inputs); symbolic dimensions count as 1, and a 0 does not make a huge
+    dimension beside it fine: numpy refuses ``(2**64, 0)`` as it refuses ``(2**64,)``."""
+    known = math.prod(d for d in shape if isinstance(d, int) and d)
+    if known > MAX_ELEMENTS and 0 in shape:
+        raise ShapeError(
+            f"{op.name}: the result {format_shape(shape)} holds no elements, but its non-zero dimensions "
+            f"multiply to {known}, more than an array holds (numpy refuses the shape)"
+        )
     if known > MAX_ELEMENTS:
         raise ShapeError(
             f"{op.name}: the result {format_shape(shape)} would have {known} elements, "

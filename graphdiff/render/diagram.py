@@ -18,6 +18,7 @@ through a backward pass (the step-through frames). It never reaches into the exe
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from typing import Literal
 import graphviz
 import numpy as np
 
+from ..errors import GraphdiffError, Problem
 from ..graph import CheckedGraph
 from .labels import GRAD_COLOR, MUTED_COLOR, VALUE_COLOR, colored, escape, format_number, shorten, summarize
 
@@ -79,13 +81,21 @@ class Annotations:
 
 
 def cluster_of(graph: CheckedGraph, id: str) -> str | None:
-    """The cluster an id is drawn in: its spec ``group``, else its id's prefix up to the last '/'."""
+    """The cluster an id is drawn in: its spec ``group``, else its id's prefix up to the last '/'.
+
+    Empty parts are dropped (``a//b/c`` is in ``a/b``, ``http://host/p`` in ``http:/host``), so every
+    cluster and sub-cluster has a name to draw."""
     item = graph.leaves.get(id) or graph.nodes.get(id)
     group = getattr(item, "group", None)
     if group:
-        return group.strip("/") or None
+        return cluster_path(group)
     prefix, sep, _ = id.rpartition("/")
-    return prefix.strip("/") or None if sep else None
+    return cluster_path(prefix) if sep else None
+
+
+def cluster_path(name: str) -> str | None:
+    """A cluster name with its empty parts dropped ('/a//b/' is 'a/b'); None when nothing is left."""
+    return "/".join(part for part in name.split("/") if part) or None
 
 
 def build_diagram(graph: CheckedGraph, annotations: Annotations, options: DiagramOptions) -> graphviz.Digraph:
@@ -132,6 +142,7 @@ class _Diagram:
             while cluster:
                 members.setdefault(cluster, []).append(id)
                 cluster = cluster.rpartition("/")[0]
+        self._check_collapse(members)
         chosen: dict[str, list[str]] = {}
         taken: set[str] = set()
 
@@ -141,7 +152,7 @@ class _Diagram:
                 chosen[name] = free
                 taken.update(free)
 
-        for name in self.options.collapse:
+        for name in filter(None, map(cluster_path, self.options.collapse)):
             matches = [c for c in members if c == name or c.startswith(name + "/")]
             for cluster in sorted(matches, key=len):
                 take(cluster, members[cluster])
@@ -170,6 +181,24 @@ class _Diagram:
                 more = f" and {len(automatic) - 6} more" if len(automatic) > 6 else ""
                 self.notes.append(f"{len(order)} nodes exceed the cap of {cap}: collapsed {shown}{more}")
         return chosen
+
+    def _check_collapse(self, members: Mapping[str, list[str]]) -> None:
+        """Refuse a cluster name to collapse that names no cluster drawn, listing those there are."""
+        for name in self.options.collapse:
+            path = cluster_path(name)
+            if path is not None and any(c == path or c.startswith(path + "/") for c in members):
+                continue
+            if not self.options.clusters:
+                known = "clusters are off (--no-clusters)"
+            elif not members:
+                known = "the graph has no clusters (no node has a group or an id prefix such as layer1/)"
+            else:
+                names = sorted(members)
+                more = f" and {len(names) - 20} more" if len(names) > 20 else ""
+                known = f"its clusters: {', '.join(json.dumps(c) for c in names[:20])}{more}"
+            raise GraphdiffError(
+                Problem(self.graph.source.label, "collapse", f"no cluster {json.dumps(name)}; {known}")
+            )
 
     # --- building -------------------------------------------------------------------------------
 
@@ -205,7 +234,8 @@ class _Diagram:
 
     def _title(self) -> str:
         title = self.options.title if self.options.title is not None else self.graph.name
-        lines = [f'<FONT POINT-SIZE="16"><B>{escape(title)}</B></FONT>']
+        # Graphviz refuses an element with no text (<B></B>): an empty or blank title draws nothing.
+        lines = [f'<FONT POINT-SIZE="16"><B>{escape(title)}</B></FONT>'] if title.strip() else []
         if self.options.show != "none":
             lines.append(self._legend())
         lines += [

@@ -19,13 +19,20 @@ MUTED_COLOR = "#9e9e9e"
 FULL_ELEMENTS = 9
 
 
-_CONTROL = {code: " " for code in [*range(0x20), 0x7F]}
+#: Control characters (C0, DEL and C1: newlines, NEL included) become spaces; what XML cannot hold at all
+#: (lone surrogates, U+FFFE, U+FFFF), which Graphviz's HTML parser refuses, becomes U+FFFD.
+_CONTROL = {code: " " for code in [*range(0x20), *range(0x7F, 0xA0)]} | {
+    code: "\ufffd" for code in [*range(0xD800, 0xE000), 0xFFFE, 0xFFFF]
+}
 
 
 def escape(text: str) -> str:
     """User text made safe for a graphviz HTML-like label: ``<``, ``>``, ``&`` and quotes escaped,
-    control characters (newlines included) turned into spaces."""
-    return html.escape(text.translate(_CONTROL), quote=True)
+    control characters (newlines included) turned into spaces, characters XML cannot hold replaced,
+    ``]`` written as ``&#93;`` (Graphviz's HTML lexer misreads a ``]`` that opens an element's text), and
+    every backslash doubled: Graphviz expands ``\\N``, ``\\G``, ``\\E`` ... even in HTML-like labels (an id
+    ``\\N`` would be drawn as the internal node name), and draws ``\\\\`` as one backslash."""
+    return html.escape(text.translate(_CONTROL), quote=True).replace("]", "&#93;").replace("\\", "\\\\")
 
 
 def shorten(text: str, limit: int = 24) -> str:

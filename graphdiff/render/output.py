@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -31,21 +32,47 @@ def diagram_format(path: str | os.PathLike[str]) -> str:
     return FORMATS[suffix]
 
 
-def render_bytes(diagram: graphviz.Digraph, fmt: str) -> bytes:
-    """The diagram in ``fmt`` (``dot`` source, or an image laid out by Graphviz)."""
+def render_bytes(diagram: graphviz.Digraph, fmt: str, *, file: str | os.PathLike[str] | None = None) -> bytes:
+    """The diagram in ``fmt`` (``dot`` source, or an image laid out by Graphviz). ``file``, the file the
+    image is for, is named when ``dot`` is missing or fails (with ``dot``'s own first error line)."""
     if fmt == "dot":
         return diagram.source.encode("utf-8")
+    label = None if file is None else str(file)
     if shutil.which("dot") is None:
-        raise GraphdiffError(INSTALL_HINT.format(fmt=f".{fmt}"))
+        raise GraphdiffError(Problem(label, None, INSTALL_HINT.format(fmt=f".{fmt}")))
     source = diagram.copy()
     if fmt == "png":
         source.attr(dpi="144")
     try:
         return source.pipe(format=fmt, quiet=True)  # dot's own messages would repeat ours
     except graphviz.ExecutableNotFound:
-        raise GraphdiffError(INSTALL_HINT.format(fmt=f".{fmt}")) from None
-    except (graphviz.CalledProcessError, subprocess.SubprocessError, OSError) as exc:
-        raise GraphdiffError(f"Graphviz could not lay out the diagram: {exc}") from None
+        raise GraphdiffError(Problem(label, None, INSTALL_HINT.format(fmt=f".{fmt}"))) from None
+    except graphviz.CalledProcessError as exc:
+        if exc.returncode == -signal.SIGINT:  # Ctrl-C reached dot too: it is the user's interrupt
+            raise KeyboardInterrupt from None
+        raise GraphdiffError(Problem(label, None, f"Graphviz's dot failed: {_dot_error(exc)}")) from None
+    except (subprocess.SubprocessError, OSError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc.__class__.__name__
+        raise GraphdiffError(Problem(label, None, f"cannot run Graphviz's dot: {reason}")) from None
+
+
+def _dot_error(exc: subprocess.CalledProcessError) -> str:
+    """``dot``'s first error line (its first line, if none says "Error"), as one printable line; else how it
+    ended."""
+    stderr = exc.stderr or b""
+    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else str(stderr)
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    line = next((line for line in lines if "error" in line.lower()), lines[0] if lines else "")
+    if line:
+        return line.translate(_CONTROL)[:300]
+    if exc.returncode < 0:
+        return f"killed by signal {-exc.returncode}"
+    return f"exit status {exc.returncode}"
+
+
+#: Characters a one-line message may not carry (dot echoes parts of its input).
+_CONTROL = {code: " " for code in [*range(0x20), *range(0x7F, 0xA0)]}
 
 
 def write_diagram(diagram: graphviz.Digraph, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
@@ -53,4 +80,4 @@ def write_diagram(diagram: graphviz.Digraph, path: str | os.PathLike[str], *, ov
     only if ``overwrite``."""
     fmt = diagram_format(path)
     check_writable(path, overwrite=overwrite)
-    return write_atomic(path, render_bytes(diagram, fmt), overwrite=overwrite)
+    return write_atomic(path, render_bytes(diagram, fmt, file=path), overwrite=overwrite)

@@ -10,15 +10,17 @@ move through them.
 from __future__ import annotations
 
 import html
+import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import GraphdiffError
-from ..fileio import check_writable, write_atomic
+from ..errors import GraphdiffError, Problem
+from ..fileio import FolderWriter, check_folder_writable, write_folder
 from ..graph import CheckedGraph
 from .diagram import Annotations, DiagramOptions, build_diagram
 from .labels import summarize
@@ -26,7 +28,10 @@ from .output import render_bytes
 
 #: More frames than this would make a page nobody steps through; collapse or pick a smaller graph.
 MAX_FRAMES = 600
+INDEX = "index.html"
 _FRAME_FILE = re.compile(r"frame-\d{3,}\.svg\Z")
+#: A page larger than this is not taken for one graphdiff wrote before folders held a manifest.
+_LEGACY_PAGE_BYTES = 512 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -101,38 +106,87 @@ def step_frames(
     return frames
 
 
+def check_steps_folder(directory: str | os.PathLike[str], *, overwrite: bool) -> Path:
+    """Refuse, before any work, a folder :func:`write_steps` would not write: a link, a file, a folder
+    holding anything graphdiff did not write (even with ``overwrite``), or, without ``overwrite``, an
+    existing step-through folder."""
+    return check_folder_writable(
+        directory, overwrite=overwrite, legacy=is_legacy_steps_folder, main_file=INDEX
+    )
+
+
 def write_steps(
     graph: CheckedGraph,
     frames: list[Frame],
-    directory: str | Path,
+    directory: str | os.PathLike[str],
     options: DiagramOptions,
     *,
     overwrite: bool = True,
 ) -> Path:
-    """Render every frame to SVG in ``directory`` and write ``index.html`` there; returns its path.
-    A folder that already holds a step-through page is written over only if ``overwrite``."""
+    """Render every frame to SVG and write them with ``index.html`` as the folder ``directory``; returns
+    the page's path.
+
+    The folder is written as one change (:func:`graphdiff.fileio.write_folder`): it is built beside
+    ``directory`` and renamed into place, so a failure (no ``dot``, a layout error, a full disk) or Ctrl-C
+    leaves ``directory`` as it was. An existing step-through folder is replaced only if ``overwrite``; a
+    folder holding anything graphdiff did not write is never replaced."""
     if len(frames) > MAX_FRAMES:
         raise GraphdiffError(
-            f"{len(frames)} frames are too many to step through (the limit is {MAX_FRAMES}); "
-            "render a smaller graph"
+            Problem(
+                str(directory),
+                None,
+                f"{len(frames)} frames are too many to step through (the limit is {MAX_FRAMES}); "
+                "render a smaller graph",
+            )
         )
-    folder = Path(directory)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise GraphdiffError(f"{folder}: cannot create the folder: {exc.strerror or exc}") from None
-    check_writable(folder / "index.html", overwrite=overwrite)
-    svgs = [
-        render_bytes(build_diagram(graph, frame.annotations, options), "svg").decode("utf-8")
-        for frame in frames
-    ]
-    for old in folder.iterdir():  # frames of an earlier, longer run would otherwise linger
-        if _FRAME_FILE.match(old.name) and old.is_file():
-            old.unlink()
-    for index, svg in enumerate(svgs, 1):
-        write_atomic(folder / f"frame-{index:03d}.svg", svg)
+    folder = write_folder(
+        directory,
+        lambda out: write_steps_into(out, "", graph, frames, options),
+        overwrite=overwrite,
+        legacy=is_legacy_steps_folder,
+        main_file=INDEX,
+    )
+    return folder / INDEX
+
+
+def write_steps_into(
+    out: FolderWriter, prefix: str, graph: CheckedGraph, frames: list[Frame], options: DiagramOptions
+) -> None:
+    """Write the frames and the page into a folder being built, under ``prefix`` ("" or "steps/")."""
+    svgs = []
+    for index, frame in enumerate(frames, 1):
+        name = f"{prefix}frame-{index:03d}.svg"
+        svg = render_bytes(build_diagram(graph, frame.annotations, options), "svg", file=out.final(name))
+        out.write(name, svg)
+        svgs.append(svg.decode("utf-8"))
     title = options.title if options.title is not None else graph.name
-    return write_atomic(folder / "index.html", _page(title, [f.caption for f in frames], svgs))
+    out.write(prefix + INDEX, _page(title, [f.caption for f in frames], svgs))
+
+
+def is_legacy_steps_folder(folder: Path) -> bool:
+    """Whether ``folder`` is a step-through folder written before folders held a manifest: nothing but
+    ``index.html`` (a graphdiff page, one figure per frame) and ``frame-001.svg`` ... ``frame-N.svg``, all
+    regular files."""
+    try:
+        names = os.listdir(folder)
+        if INDEX not in names:
+            return False
+        frames = sorted(name for name in names if _FRAME_FILE.match(name))
+        expected = [f"frame-{i:03d}.svg" for i in range(1, len(frames) + 1)]
+        if len(frames) != len(names) - 1 or frames != expected:
+            return False
+        if not all(stat.S_ISREG(os.lstat(folder / name).st_mode) for name in names):
+            return False
+        with open(folder / INDEX, "rb") as file:
+            page = file.read(_LEGACY_PAGE_BYTES + 1)
+    except OSError:
+        return False
+    return (
+        len(page) <= _LEGACY_PAGE_BYTES
+        and page.startswith(b"<!DOCTYPE html>")
+        and b": backpropagation step by step</title>" in page
+        and page.count(b'<figure class="frame"') == len(frames)
+    )
 
 
 def _page(title: str, captions: list[str], svgs: list[str]) -> str:

@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import Problem, SpecError, did_you_mean
+from ..errors import Problem, SpecError, did_you_mean, printable
 from ..fileio import write_atomic
 from .migrate import migrate
-from .models import LITERAL_TAG, SPEC_FIELD_NAMES, GraphSpec
+from .models import LITERAL_TAG, NAME_PATTERN, SPEC_FIELD_NAMES, GraphSpec
 from .strict_json import format_path, parse_json
 
-#: Spec files larger than this are refused before parsing.
+#: Spec files larger than this are refused before parsing; no more than this many bytes and one are read.
 MAX_SPEC_BYTES = 256 * 1024 * 1024
+#: After a first read of the size the file reports, the rest (of a file that grew, or of a file whose
+#: reported size is wrong, as in /proc) is read in pieces of this many bytes.
+_READ_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -38,21 +42,67 @@ class SpecSource:
 def read_spec(path: str | os.PathLike[str]) -> tuple[GraphSpec, SpecSource]:
     """Read and validate the spec file at ``path``."""
     label = str(path)
+    return parse_spec(read_spec_bytes(path, label), label=label, folder=Path(path).parent)
+
+
+def read_spec_bytes(path: str | os.PathLike[str], label: str) -> bytes:
+    """The bytes of the spec file at ``path``: a regular file (a symbolic link to one is followed) of at
+    most ``MAX_SPEC_BYTES``, of which never more than that and one byte are read, whatever size the file
+    claims. Devices, FIFOs, sockets and folders are refused from their ``stat`` before they are opened
+    (opening some devices acts), and the descriptor is checked again after a non-blocking open, so a file
+    swapped for a FIFO in between cannot block the read either."""
+    limit = MAX_SPEC_BYTES
     try:
-        size = os.stat(path).st_size
-        if size > MAX_SPEC_BYTES:
-            raise SpecError(
-                Problem(label, None, f"the file is {size} bytes; specs are limited to {MAX_SPEC_BYTES}")
-            )
-        with open(path, "rb") as stream:
-            data = stream.read()
+        _check_spec_file(label, os.stat(path), limit)
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+        try:
+            info = os.fstat(fd)
+            _check_spec_file(label, info, limit)
+            chunks: list[bytes] = []
+            total = 0
+            want = info.st_size + 1  # the whole file in one read when its size is right; then EOF
+            while total <= limit:
+                chunk = os.read(fd, min(want, limit + 1 - total))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                total += len(chunk)
+                want = _READ_CHUNK
+        finally:
+            os.close(fd)
     except FileNotFoundError:
         raise SpecError(Problem(label, None, "no such file")) from None
     except IsADirectoryError:
         raise SpecError(Problem(label, None, "is a folder, not a spec file")) from None
     except OSError as exc:
         raise SpecError(Problem(label, None, f"cannot read: {exc.strerror or exc}")) from None
-    return parse_spec(data, label=label, folder=Path(path).parent)
+    except ValueError:  # a NUL character in the path
+        raise SpecError(Problem(label, None, "cannot read: the path contains a NUL character")) from None
+    if total > limit:
+        raise SpecError(Problem(label, None, f"the file is over {limit} bytes; specs are limited to {limit}"))
+    return b"".join(chunks)
+
+
+_NOT_REGULAR = (
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _check_spec_file(label: str, info: os.stat_result, limit: int) -> None:
+    """Refuse anything but a regular file of at most ``limit`` bytes."""
+    if stat.S_ISDIR(info.st_mode):
+        raise SpecError(Problem(label, None, "is a folder, not a spec file"))
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((name for test, name in _NOT_REGULAR if test(info.st_mode)), "a special file")
+        raise SpecError(Problem(label, None, f"is {kind}, not a regular file"))
+    if info.st_size > limit:
+        raise SpecError(
+            Problem(label, None, f"the file is {info.st_size} bytes; specs are limited to {limit}")
+        )
 
 
 def parse_spec(
@@ -149,8 +199,8 @@ def describe_place(tree: Any, path: tuple[str | int, ...]) -> tuple[str, str]:
         except (KeyError, IndexError, TypeError, AttributeError):
             pass
         head = f"{path[0]}[{path[1]}]"
-        if isinstance(item_id, str):
-            head += " " + json.dumps(item_id, ensure_ascii=False)
+        if isinstance(item_id, str):  # escaped: an id that breaks the rules is named in its own problem
+            head += " " + printable(json.dumps(item_id, ensure_ascii=False))
         return head, format_path(path[2:]) if len(path) > 2 else ""
     return format_path(path), ""
 
@@ -204,12 +254,21 @@ def _message(errors: list[dict[str, Any]], path: tuple[str | int, ...]) -> str:
         return "unknown field" + (f"; {hint}" if hint else "")
     if first["type"] == "missing":
         return "required field is missing"
+    if first["type"] == "string_pattern_mismatch" and first.get("ctx", {}).get("pattern") == NAME_PATTERN:
+        return _unsafe_name_message(first["input"])
     if LITERAL_TAG in tags:
         return "must be a number or a nested list of numbers"
     if "constrained-int" in tags:
         return "a dimension is a non-negative integer or a symbol such as N"
     text = str(first["msg"]).removeprefix("Value error, ")
     return text.replace("Input should be", "should be")
+
+
+def _unsafe_name_message(text: Any) -> str:
+    """What is wrong with a name that does not match NAME_PATTERN (it is not empty: min_length says so)."""
+    bad = next((c for c in text if printable(c) != c), None) if isinstance(text, str) else None
+    found = f" (U+{ord(bad):04X} at character {text.index(bad)})" if bad is not None else ""
+    return f"may not contain control, bidirectional-formatting or invisible characters{found}"
 
 
 def _json_type(value: Any) -> str:

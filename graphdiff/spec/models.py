@@ -26,6 +26,7 @@ from pydantic import (
 from pydantic.json_schema import GenerateJsonSchema
 from typing_extensions import TypeAliasType
 
+from ..errors import SAFE_NAME_PATTERN
 from ..ops import REGISTRY
 
 #: The format version this graphdiff writes and the newest it reads.
@@ -47,13 +48,20 @@ class SpecModel(BaseModel):
     )
 
 
+#: Names (ids, groups, the graph's name, array paths and keys) are shown on terminals and in diagrams: no
+#: control characters (C0, DEL, C1), no bidirectional formatting, no line separators, no invisible
+#: formatting characters (graphdiff.errors.UNSAFE_CHARACTERS). Descriptions are prose and may hold any
+#: text (newlines, and the bidirectional marks right-to-left text needs); graphdiff never prints them raw.
+NAME_PATTERN = SAFE_NAME_PATTERN
+
 Id = Annotated[
     str,
     Field(
         min_length=1,
         max_length=256,
-        pattern=r"^[^\x00-\x1f\x7f]+$",
-        description="A unique name for a leaf or node (no control characters).",
+        pattern=NAME_PATTERN,
+        description="A unique name for a leaf or node (no control, bidirectional-formatting or invisible "
+        "characters).",
     ),
 ]
 Symbol = Annotated[
@@ -66,7 +74,7 @@ Group = Annotated[
     Field(
         min_length=1,
         max_length=256,
-        pattern=r"^[^\x00-\x1f\x7f]+$",
+        pattern=NAME_PATTERN,
         description="The cluster diagrams draw this in; '/' nests clusters (layer1/gate). Without it, the "
         "id's prefix up to its last '/' is the cluster.",
     ),
@@ -121,8 +129,10 @@ class ArrayFile(SpecModel):
     The path is relative to the spec's folder and must stay inside it.
     """
 
-    file: str = Field(min_length=1, max_length=1024, pattern=r"^[^\x00-\x1f\x7f]+$")
-    key: str | None = Field(default=None, min_length=1, description="The array's name inside a .npz file.")
+    file: str = Field(min_length=1, max_length=1024, pattern=NAME_PATTERN)
+    key: str | None = Field(
+        default=None, min_length=1, pattern=NAME_PATTERN, description="The array's name inside a .npz file."
+    )
 
 
 # The union's tags appear in pydantic's error locations; they are named so as never to collide with a key
@@ -203,7 +213,7 @@ class GraphSpec(SpecModel):
 
     schema_: str | None = Field(default=None, alias="$schema", description="Where the JSON Schema is.")
     format_version: int = Field(ge=1, description="The version of the graphdiff file format.")
-    name: str = Field(min_length=1, max_length=256)
+    name: str = Field(min_length=1, max_length=256, pattern=NAME_PATTERN)
     description: str | None = None
     leaves: list[LeafSpec] = Field(default_factory=list)
     nodes: list[NodeSpec] = Field(default_factory=list)
