@@ -217,3 +217,20 @@ def lab_feeds(name: str) -> dict[str, np.ndarray]:
         return {key: array[18::60] for key, array in data.arrays.items()}
     rng = np.random.default_rng(0)
     return {"X": rng.uniform(0, 1, (5, 64)), "y": np.array([0, 3, 9, 3, 7])}
+
+
+def grouped_spec() -> dict:
+    """A two-cluster graph (layer1/, out/): for --collapse and cluster tests."""
+    return {
+        "format_version": 1,
+        "name": "g",
+        "leaves": [
+            {"id": "layer1/x", "kind": "input", "value": 1.0},
+            {"id": "layer1/y", "kind": "input", "value": 2.0},
+        ],
+        "nodes": [
+            {"id": "layer1/q", "op": "add", "inputs": ["layer1/x", "layer1/y"]},
+            {"id": "out/f", "op": "mul", "inputs": ["layer1/q", "layer1/x"]},
+        ],
+        "loss": "out/f",
+    }

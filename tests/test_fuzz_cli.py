@@ -42,6 +42,7 @@ from pathlib import Path
 import fuzz_settings
 import numpy as np
 import pytest
+from helpers import grouped_spec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -197,19 +198,7 @@ def argument_vectors(draw: st.DrawFn, command: str) -> list[str]:
 def make_folder(folder: Path) -> Path:
     for name in SPECS:
         shutil.copy(EXAMPLES / name, folder / name)
-    grouped = {
-        "format_version": 1,
-        "name": "g",
-        "leaves": [
-            {"id": "layer1/x", "kind": "input", "value": 1.0},
-            {"id": "layer1/y", "kind": "input", "value": 2.0},
-        ],
-        "nodes": [
-            {"id": "layer1/q", "op": "add", "inputs": ["layer1/x", "layer1/y"]},
-            {"id": "out/f", "op": "mul", "inputs": ["layer1/q", "layer1/x"]},
-        ],
-        "loss": "out/f",
-    }
+    grouped = grouped_spec()
     (folder / "grouped.json").write_text(json.dumps(grouped))
     (folder / "garbage.json").write_bytes(b"\x00\x01 not json {")
     (folder / "empty.json").write_bytes(b"")

@@ -25,7 +25,7 @@ import types
 from pathlib import Path
 
 import pytest
-from helpers import assert_no_traceback, snapshot, write_spec
+from helpers import assert_no_traceback, grouped_spec, snapshot, write_spec
 
 from graphdiff.cli import graph_commands, lab_commands, main
 
@@ -611,22 +611,6 @@ def test_check_directions_on_scalar_leaves_are_not_reported_as_more_than_the_lea
     assert code == 0
     assert set(check_rows(out).values()) == {"5 dirs (size 1)"}
     assert "5/1" not in out
-
-
-def grouped_spec() -> dict:
-    return {
-        "format_version": 1,
-        "name": "g",
-        "leaves": [
-            {"id": "layer1/x", "kind": "input", "value": 1.0},
-            {"id": "layer1/y", "kind": "input", "value": 2.0},
-        ],
-        "nodes": [
-            {"id": "layer1/q", "op": "add", "inputs": ["layer1/x", "layer1/y"]},
-            {"id": "out/f", "op": "mul", "inputs": ["layer1/q", "layer1/x"]},
-        ],
-        "loss": "out/f",
-    }
 
 
 COLLAPSE = (

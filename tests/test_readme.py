@@ -29,7 +29,7 @@ def test_readme_opens_with_the_install_and_demo_command_then_the_test_command():
     first, second = code_blocks(README)[:2]
     assert first.endswith('pip install -e ".[dev]" && graphdiff demo')
     assert "apt-get install -y graphviz" in first  # the system package the demo's pictures need
-    assert second == "python -m pytest"
+    assert second == "python -m pytest -n 2"
     assert README.index(first) < 400  # at the very top, before any explanation
 
 
