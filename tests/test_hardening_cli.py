@@ -431,11 +431,6 @@ def test_a_file_error_inside_a_command_is_not_taken_for_an_output_error(folder, 
 # --- 4. Ctrl-C from the first instant --------------------------------------------------------------
 
 CONSOLE_SCRIPT = Path(sys.executable).with_name("graphdiff")
-PACKAGE_INIT = (
-    "`python -m graphdiff(.cli)` runs graphdiff/__init__.py, which imports numpy, pydantic, ..., before "
-    "any __main__ can guard anything: until that file notes Ctrl-C while it imports (see the hardening "
-    "report), Ctrl-C there prints a traceback"
-)
 ENTRY_POINTS = {
     "console-script": [str(CONSOLE_SCRIPT)],
     "python-m-graphdiff": [sys.executable, "-m", "graphdiff"],
@@ -489,8 +484,8 @@ DELAYS = [0.0, 0.05, 0.1, 0.2]
     "entry",
     [
         "console-script",
-        pytest.param("python-m-graphdiff", marks=pytest.mark.xfail(reason=PACKAGE_INIT, strict=False)),
-        pytest.param("python-m-graphdiff.cli", marks=pytest.mark.xfail(reason=PACKAGE_INIT, strict=False)),
+        "python-m-graphdiff",
+        "python-m-graphdiff.cli",
     ],
 )
 def test_ctrl_c_while_graphdiff_is_being_imported_exits_130_without_a_traceback(entry, delay, folder):
@@ -613,13 +608,6 @@ def test_check_directions_on_scalar_leaves_are_not_reported_as_more_than_the_lea
     assert "5/1" not in out
 
 
-COLLAPSE = (
-    "the --collapse check belongs in graphdiff/render/diagram.py (_Diagram._collapsed_boxes), which this "
-    "change may not edit: see the hardening report"
-)
-
-
-@pytest.mark.xfail(reason=COLLAPSE, strict=False)
 @pytest.mark.parametrize(
     ("spec", "args", "needles"),
     [
