@@ -25,7 +25,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import time
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -427,14 +426,13 @@ def test_a_spec_path_that_is_not_a_regular_file_is_refused_without_reading(kind,
     if not path.exists() and not path.is_symlink():
         pytest.skip(f"{path} does not exist here")
     tracemalloc.start()
-    start = time.perf_counter()
     try:
         with no_hang(5), pytest.raises(gd.SpecError) as info:
             gd.load(path)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert time.perf_counter() - start < 2
+    # No wall-clock assertion: the alarm above only stops a hang; the bound asserted is memory.
     assert peak < 1024 * 1024, peak
     assert problems_of(info.value) == [f"{path}: {message}"]
 
