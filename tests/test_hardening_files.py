@@ -30,6 +30,7 @@ import sys
 import textwrap
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -161,11 +162,17 @@ def sleeping_dot_at(folder: Path, call: int) -> dict[str, str]:
     )
 
 
-def wait_for(path: Path, timeout: float = 60) -> None:
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    """Poll ``condition``; ``timeout`` only stops a hung test (nothing here measures speed)."""
     deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} did not appear"
-        time.sleep(0.02)
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {timeout} s")
+        time.sleep(0.01)
+
+
+def wait_for(path: Path, timeout: float = 60) -> None:
+    wait_until(path.exists, f"{path} appearing", timeout)
 
 
 def start_cli(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
@@ -749,10 +756,7 @@ def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(reaped, tm
         if reaped:
             proc.wait()
         else:  # killed, but its parent (this test) has not collected it yet
-            deadline = time.monotonic() + 30
-            while process_state(proc.pid) != "Z":
-                assert time.monotonic() < deadline
-                time.sleep(0.01)
+            wait_until(lambda: process_state(proc.pid) == "Z", "the killed writer becoming a zombie", 30)
         assert temporaries(tmp_path) == [leftover]  # nothing removes it by itself
         proc2 = run_cli("schema", "-o", "out.json", cwd=tmp_path)  # the next write to the same target
         assert proc2.returncode == 0, proc2.stderr
