@@ -12,7 +12,9 @@ through a backward pass (the step-through frames). It never reaches into the exe
 - Large graphs: nodes are clustered by their spec ``group`` or by id prefix (``layer1/...``); clusters
   can be collapsed to one box carrying their aggregate gradient norm, and are collapsed, largest first,
   when the graph has more nodes than ``max_nodes``. The title notes what was collapsed.
-- Graphviz node names are internal (``n0``, ``n1``, ...), never user text, and every label that holds
+- Graphviz node names are internal (``n0``, ``n1``, ...), never user text; they are the SVG ids too
+  (``n<i>`` is ``graph.order[i]``, ``c<k>`` the k-th collapsed box, ``w<i>_<p>`` the wire into input p
+  of ``graph.order[i]``, ``out<k>`` the wires out), which the live viewer and step page select by, and every label that holds
   user text is an HTML-like label with that text escaped; no URL, link or image attribute is ever set.
 """
 
@@ -119,7 +121,8 @@ class _Diagram:
         self.cluster: dict[str, str | None] = {
             id: cluster_of(graph, id) if options.clusters else None for id in graph.order
         }
-        self.name = {id: f"n{index}" for index, id in enumerate(graph.order)}
+        self.position = {id: index for index, id in enumerate(graph.order)}
+        self.name = {id: f"n{index}" for id, index in self.position.items()}
         self.notes = list(annotations.notes)
         self.boxes: dict[str, list[str]] = self._collapsed_boxes()
         self.drawn_as = dict(self.name)
@@ -309,6 +312,7 @@ class _Diagram:
             attrs |= {"fillcolor": _HIGHLIGHT, "penwidth": "3"}
             attrs["style"] = attrs["style"].replace("dashed", "") if "filled" in attrs["style"] else "filled"
         attrs["label"] = "<" + "<BR/>".join(lines) + ">"
+        attrs["id"] = self.name[id]
         return attrs
 
     def _fan_in_sum(self, id: str) -> list[str]:
@@ -339,6 +343,7 @@ class _Diagram:
             "fillcolor": "#eceff1",
             "color": "#546e7a",
             "label": "<" + "<BR/>".join(lines) + ">",
+            "id": self.box_name[box],
         }
 
     # --- wires ----------------------------------------------------------------------------------
@@ -358,13 +363,16 @@ class _Diagram:
                 if tail != self.name[source] or head != self.name[id]:
                     between_boxes.setdefault((tail, head), []).append(wire)
                     continue
-                edges.append((tail, head, self._wire(source, self._edge_grad(*wire), id)))
+                attrs = self._wire(source, self._edge_grad(*wire), id)
+                edges.append((tail, head, {**attrs, "id": self.wire_id(id, position)}))
         for (tail, head), wires in between_boxes.items():
             if len(wires) == 1:  # one wire into or out of a collapsed box: still show what it carries
                 source, consumer, position = wires[0]
                 attrs = self._wire(source, self._edge_grad(source, consumer, position), consumer)
+                attrs["id"] = self.wire_id(consumer, position)
             else:
-                attrs = {"label": f'<<FONT COLOR="{MUTED_COLOR}">{len(wires)} wires</FONT>>'}
+                label = f'<<FONT COLOR="{MUTED_COLOR}">{len(wires)} wires</FONT>>'
+                attrs = {"label": label, "id": f"{tail}_{head}"}
             edges.append((tail, head, {"style": "bold", "color": "#78909c", **attrs}))
         fan_out: dict[str, int] = {}
         for tail, _, _ in edges:
@@ -377,7 +385,7 @@ class _Diagram:
                 # picture; it is drawn again beside each gate instead, as a small dashed copy.
                 copies[tail] = copies.get(tail, 0) + 1
                 copy = f"{tail}_{copies[tail]}"
-                dot.node(copy, **self._copy_attrs(leaf))
+                dot.node(copy, id=copy, **self._copy_attrs(leaf))
                 tail = copy
             dot.edge(tail, head, **attrs)
 
@@ -392,6 +400,10 @@ class _Diagram:
             "margin": "0.04,0.02",
             "label": f"<{escape(leaf)}>",
         }
+
+    def wire_id(self, consumer: str, position: int) -> str:
+        """The SVG id of the wire into input ``position`` of ``consumer``: ``w<order index>_<position>``."""
+        return f"w{self.position[consumer]}_{position}"
 
     def _edge_grad(self, source: str, consumer: str, position: int) -> np.ndarray | None:
         if self.ann.edge_grads is not None:
@@ -428,7 +440,7 @@ class _Diagram:
             sink = f"out{index}"
             dot.node(sink, label="", shape="point", width="0.05", color="#424242")
             grad = self.ann.grads.get(id) if id == self.graph.loss else None
-            dot.edge(self.drawn_as[id], sink, **self._wire(id, grad, None))
+            dot.edge(self.drawn_as[id], sink, id=sink, **self._wire(id, grad, None))
 
     def _legend(self) -> str:
         """One small line under the title saying what the colours and marks mean."""
