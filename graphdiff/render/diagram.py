@@ -14,16 +14,18 @@ through a backward pass (the step-through frames). It never reaches into the exe
   when the graph has more nodes than ``max_nodes``. The title notes what was collapsed.
 - Graphviz node names are internal (``n0``, ``n1``, ...), never user text; they are the SVG ids too
   (``n<i>`` is ``graph.order[i]``, ``c<k>`` the k-th collapsed box, ``w<i>_<p>`` the wire into input p
-  of ``graph.order[i]``, ``out<k>`` the wires out), which the live viewer and step page select by, and every label that holds
-  user text is an HTML-like label with that text escaped; no URL, link or image attribute is ever set.
+  of ``graph.order[i]``, ``out<k>`` the wires out), which the live viewer and step page select by, and
+  every label that holds user text is an HTML-like label with that text escaped; tooltips are DOT strings
+  never read as HTML, escaped for DOT (labels.tooltip); no URL, link or image attribute is ever set.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import graphviz
@@ -31,7 +33,19 @@ import numpy as np
 
 from ..errors import GraphdiffError, Problem
 from ..graph import CheckedGraph
-from .labels import GRAD_COLOR, MUTED_COLOR, VALUE_COLOR, colored, escape, format_number, shorten, summarize
+from .labels import (
+    FONT,
+    GRAD_COLOR,
+    MUTED_COLOR,
+    VALUE_COLOR,
+    colored,
+    escape,
+    format_number,
+    shorten,
+    tooltip,
+    wire_grad,
+    wire_value,
+)
 
 Show = Literal["both", "values", "grads", "none"]
 
@@ -41,6 +55,10 @@ _LEAF_STYLE = {
     "constant": {"fillcolor": "#f5f5f5", "color": "#757575", "style": "rounded,filled,dashed"},
 }
 _HIGHLIGHT = "#fff59d"
+#: Wires thickened by --weight-edges: pale, so the red gradient numbers beside them stay readable.
+WEIGHT_COLOR = "#ef9a9a"
+#: A title row spanning the legend's four cells.
+_ROW = '<TD ALIGN="LEFT" COLSPAN="4">'
 #: A leaf wired to more drawn gates than this is drawn again beside each of them (see _edges).
 PROXY_FANOUT = 6
 #: Above this many drawn nodes, Graphviz's network-simplex passes are bounded, trading a little
@@ -53,7 +71,9 @@ class DiagramOptions:
     """How to draw: what to show on the wires, the direction, number precision, title, clusters."""
 
     show: Show = "both"
-    direction: Literal["LR", "TB"] = "LR"
+    #: "LR" (the slides' left-to-right circuit), "TB", or "auto": left-to-right when it fits a 16:9 slide
+    #: at full size, else whichever of the two fits one larger (see choose_direction).
+    direction: Literal["LR", "TB", "auto"] = "auto"
     precision: int = 4
     title: str | None = None
     #: Thicken wires in proportion to the size of the gradient they carry.
@@ -101,8 +121,50 @@ def cluster_path(name: str) -> str | None:
 
 
 def build_diagram(graph: CheckedGraph, annotations: Annotations, options: DiagramOptions) -> graphviz.Digraph:
-    """The diagram of ``graph`` with what ``annotations`` knows drawn on it."""
+    """The diagram of ``graph`` with what ``annotations`` knows drawn on it (``direction="auto"`` is
+    resolved by laying the diagram out: see :func:`choose_direction`)."""
+    if options.direction == "auto":
+        options = replace(options, direction=choose_direction(graph, annotations, options))
     return _Diagram(graph, annotations, options).build()
+
+
+#: A 16:9 slide, 1920 x 1080 px at 96 px per inch, in inches (Graphviz's layout unit).
+SLIDE = (20.0, 11.25)
+
+
+def choose_direction(
+    graph: CheckedGraph, annotations: Annotations, options: DiagramOptions
+) -> Literal["LR", "TB"]:
+    """Left-to-right, as the slides draw circuits, when the diagram fits a 16:9 slide at full size; else
+    the direction in which it fits one at the larger scale (a long tensor network drawn top to bottom is
+    often half as wide). Without Graphviz's dot, or above LARGE_LAYOUT nodes (a second layout would take
+    seconds), left to right."""
+    if options.direction != "auto":
+        return options.direction
+    if shutil.which("dot") is None or len(graph.order) > LARGE_LAYOUT:
+        return "LR"
+    scales = {}
+    for direction in ("LR", "TB"):
+        size = layout_size(_Diagram(graph, annotations, replace(options, direction=direction)).build())
+        if size is None:
+            return "LR"
+        scales[direction] = min(SLIDE[0] / size[0], SLIDE[1] / size[1])
+        if direction == "LR" and scales["LR"] >= 1:
+            return "LR"
+    return "TB" if scales["TB"] > 1.1 * scales["LR"] else "LR"
+
+
+def layout_size(diagram: graphviz.Digraph) -> tuple[float, float] | None:
+    """The laid-out drawing's width and height in inches (None if dot fails: the caller's render will
+    say why)."""
+    try:
+        plain = diagram.pipe(format="plain", quiet=True).decode("utf-8", "replace")
+    except (graphviz.ExecutableNotFound, graphviz.CalledProcessError, OSError):
+        return None
+    head = plain.split("\n", 1)[0].split()
+    if len(head) < 4 or head[0] != "graph":
+        return None
+    return float(head[2]), float(head[3])
 
 
 class _Diagram:
@@ -209,15 +271,16 @@ class _Diagram:
         dot = graphviz.Digraph(name="graphdiff", engine="dot")  # never user text in DOT syntax
         dot.attr(
             rankdir=self.options.direction,
-            fontname="Helvetica",
+            fontname=FONT,
             bgcolor="white",
-            nodesep="0.35",
-            ranksep="0.55",
+            nodesep="0.3",
+            # Top to bottom, a wire's labels sit beside it, not across it: less room between ranks.
+            ranksep="0.5" if self.options.direction == "LR" else "0.25",
             labelloc="t",
             labeljust="l",
         )
-        dot.attr("node", fontname="Helvetica", fontsize="12")
-        dot.attr("edge", fontname="Helvetica", fontsize="10", arrowsize="0.6", color="#424242")
+        dot.attr("node", fontname=FONT, fontsize="12")
+        dot.attr("edge", fontname=FONT, fontsize="10", arrowsize="0.6", color="#424242")
         dot.attr(label=self._title())
         drawn = sum(1 for id in self.graph.order if self.drawn_as[id] == self.name[id]) + len(self.boxes)
         if drawn > LARGE_LAYOUT:
@@ -236,15 +299,24 @@ class _Diagram:
         return dot
 
     def _title(self) -> str:
+        """The title, the legend and the notes as a table of left-aligned rows: rows keep the title's
+        descenders (an underscore) clear of the legend, and each legend entry is its own cell, measured on
+        its own, so a viewer whose font runs a little wider does not clip the line's end."""
         title = self.options.title if self.options.title is not None else self.graph.name
+        rows = []
         # Graphviz refuses an element with no text (<B></B>): an empty or blank title draws nothing.
-        lines = [f'<FONT POINT-SIZE="16"><B>{escape(title)}</B></FONT>'] if title.strip() else []
+        if title.strip():
+            rows.append(f'{_ROW}<FONT POINT-SIZE="16"><B>{escape(title)}</B></FONT></TD>')
         if self.options.show != "none":
-            lines.append(self._legend())
-        lines += [
-            f'<FONT POINT-SIZE="11" COLOR="#b71c1c"><I>{escape(note)}</I></FONT>' for note in self.notes
+            rows.append(self._legend())
+        rows += [
+            f'{_ROW}<FONT POINT-SIZE="11" COLOR="#b71c1c"><I>{escape(note)}</I></FONT></TD>'
+            for note in self.notes
         ]
-        return "<" + '<BR ALIGN="LEFT"/>'.join(lines) + '<BR ALIGN="LEFT"/>>'
+        if not rows:
+            return ""
+        body = "".join(f"<TR>{row}</TR>" for row in rows)
+        return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3">{body}</TABLE>>'
 
     def _cluster_graphs(self) -> dict[str, graphviz.Digraph]:
         """One subgraph per drawn (not collapsed) cluster, nested clusters attached later."""
@@ -289,12 +361,15 @@ class _Diagram:
             if len(self.consumers[id]) > PROXY_FANOUT:
                 lines.append(small.format(f"feeds {len(self.consumers[id])} gates"))
             if not self.consumers[id] and self.show_values and id in self.ann.values:
-                lines.append(colored(summarize(self.ann.values[id], self.options.precision), VALUE_COLOR))
+                lines.append(colored([wire_value(self.ann.values[id], self.options.precision)], VALUE_COLOR))
         else:
             op = graph.ops[id]
             lines = [f"<B>{escape(op.symbol or op.name)}</B>", small.format(escape(shorten(id)))]
+            symbol = op.symbol or op.name
             attrs = {
-                "shape": "circle",
+                # A gate is a small circle, as in the slides; a long name (softmax CE) would make one the
+                # size of its text's width, so it is an ellipse instead.
+                "shape": "circle" if len(symbol) <= 3 and len(shorten(id)) <= 8 else "ellipse",
                 "style": "filled",
                 "fillcolor": "#fafafa",
                 "color": "#424242",
@@ -305,15 +380,26 @@ class _Diagram:
             lines += fan_in
         elif fan_in:  # outside the gate, which stays a small circle
             attrs["xlabel"] = "<" + "<BR/>".join(fan_in) + ">"
-        if id == graph.loss and id != "loss":
-            lines.append(small.format("loss"))
+        if id == graph.loss:
+            if id != "loss":  # an id that says it already needs no second "loss" under it
+                lines.append(small.format("loss"))
             attrs |= {"color": GRAD_COLOR, "peripheries": "2"}
         if id == self.ann.highlight:
             attrs |= {"fillcolor": _HIGHLIGHT, "penwidth": "3"}
             attrs["style"] = attrs["style"].replace("dashed", "") if "filled" in attrs["style"] else "filled"
         attrs["label"] = "<" + "<BR/>".join(lines) + ">"
         attrs["id"] = self.name[id]
+        attrs["tooltip"] = self._tooltip(id, self.ann.values.get(id), self.ann.grads.get(id))
         return attrs
+
+    def _tooltip(self, title: str, value: np.ndarray | None, grad: np.ndarray | None) -> str:
+        """The full value and gradient, shown when a reader hovers (never drawn on the wire)."""
+        return tooltip(
+            title,
+            value if self.show_values else None,
+            grad if self.show_grads else None,
+            self.options.precision,
+        )
 
     def _fan_in_sum(self, id: str) -> list[str]:
         """Σ∇ for a value feeding several gates: the gradients flowing back add up here."""
@@ -413,20 +499,27 @@ class _Diagram:
         return None
 
     def _wire(self, source: str, grad: np.ndarray | None, consumer: str | None) -> dict[str, str]:
-        """Attributes of a wire carrying ``source``'s value forward and ``grad`` back."""
+        """Attributes of a wire carrying ``source``'s value forward and ``grad`` back: one short line for
+        each (labels.wire_value, wire_grad), the full arrays in its tooltip."""
         lines = []
-        if self.show_values and source in self.ann.values:
-            lines.append(colored(summarize(self.ann.values[source], self.options.precision), VALUE_COLOR))
+        value = self.ann.values.get(source) if self.show_values else None
+        if value is not None:
+            lines.append(colored([wire_value(value, self.options.precision)], VALUE_COLOR))
         if self.show_grads and grad is not None:
-            lines.append(colored(summarize(grad, self.options.precision, gradient=True), GRAD_COLOR))
+            text = wire_grad(grad, self.options.precision, with_shape=value is None)
+            lines.append(colored([text], GRAD_COLOR))
         attrs = {"label": "<" + "<BR/>".join(lines) + ">" if lines else ""}
+        if lines:
+            where = f"{source} → {consumer}" if consumer else source
+            attrs["tooltip"] = attrs["labeltooltip"] = self._tooltip(where, value, grad)
         if grad is not None and self.show_grads:
             upstream = self.ann.grads.get(consumer) if consumer else None
             if not np.any(grad) and (upstream is None or np.any(upstream)):
                 attrs |= {"style": "dashed", "color": MUTED_COLOR}  # the gate routed nothing back here
             elif self.options.weight_edges and self.max_edge_norm > 0:
                 share = float(np.linalg.norm(np.ravel(grad))) / self.max_edge_norm
-                attrs |= {"penwidth": f"{1 + 5 * math.sqrt(share):.2f}", "color": GRAD_COLOR}
+                # A pale red: the red gradient numbers beside a thick wire stay readable.
+                attrs |= {"penwidth": f"{1 + 5 * math.sqrt(share):.2f}", "color": WEIGHT_COLOR}
         return attrs
 
     def _output_wires(self, dot: graphviz.Digraph) -> None:
@@ -443,7 +536,7 @@ class _Diagram:
             dot.edge(self.drawn_as[id], sink, id=sink, **self._wire(id, grad, None))
 
     def _legend(self) -> str:
-        """One small line under the title saying what the colours and marks mean."""
+        """A row of cells under the title saying what the colours and marks mean."""
         parts = []
         if self.show_values:
             parts.append(f'<FONT COLOR="{VALUE_COLOR}"><B>green</B></FONT> value, flowing forward')
@@ -451,4 +544,6 @@ class _Diagram:
             parts.append(f'<FONT COLOR="{GRAD_COLOR}"><B>red</B></FONT> gradient of the loss, flowing back')
             parts.append("dashed: no gradient routed back")
             parts.append("Σ∇: gradients adding up at fan-out")
-        return f'<FONT POINT-SIZE="10" COLOR="#424242">{"    ".join(parts)}</FONT>'
+        cell = '<TD ALIGN="LEFT"><FONT POINT-SIZE="10" COLOR="#424242">{}</FONT></TD>'
+        cells = [cell.format(part) for part in parts]
+        return "".join(cells) + ("<TD></TD>" * (4 - len(cells)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 
+import graphviz
 import numpy as np
 
 from ..ops import format_shape
@@ -15,6 +16,11 @@ from ..ops import format_shape
 VALUE_COLOR = "#2e7d32"  # forward values: green, above the wire (as in the CS231n slides)
 GRAD_COLOR = "#c62828"  # gradients: red, below the wire
 MUTED_COLOR = "#9e9e9e"
+#: The diagrams' font. Graphviz sizes every box and label with this font's metrics, so it is the widest of
+#: the common sans fonts: where a viewer lacks it, the SVG's fallbacks (FONT_STACK) draw narrower text,
+#: which still fits, where measuring with Helvetica would clip text drawn in a wider font.
+FONT = "DejaVu Sans"
+FONT_STACK = "'DejaVu Sans', Verdana, 'Bitstream Vera Sans', Geneva, sans-serif"
 #: Tensors up to this many elements (and at most 2-D) are printed in full.
 FULL_ELEMENTS = 9
 
@@ -50,14 +56,15 @@ def format_number(x: float | int, precision: int) -> str:
 
 
 def summarize(array: np.ndarray, precision: int, *, gradient: bool = False) -> list[str]:
-    """Lines describing a value or gradient: a number for a scalar, the full matrix when small, else the
-    shape and dtype with min/mean/max (and the norm, for a gradient)."""
+    """Lines describing a value or gradient in full detail (tooltips, panels): a number for a scalar, the
+    full matrix when small, else the shape and dtype with min/mean/max (and the norm, for a gradient).
+    Round-off next to the tensor's scale (a mean of -6e-19 among entries of 0.5) prints as 0."""
     array = np.asarray(array)
     if array.ndim == 0:
         return [format_number(array.item(), precision)]
     head = f"{format_shape(array.shape)} {array.dtype}"
     if array.size <= FULL_ELEMENTS and array.ndim <= 2:
-        rows = array.reshape(1, -1) if array.ndim == 1 else array
+        rows = denoised(array).reshape(1, -1) if array.ndim == 1 else denoised(array)
         return [head] + [
             "[" + ", ".join(format_number(x, precision) for x in row) + "]" for row in rows.tolist()
         ]
@@ -68,9 +75,10 @@ def summarize(array: np.ndarray, precision: int, *, gradient: bool = False) -> l
     if not np.issubdtype(array.dtype, np.floating):
         return [head, f"min {array.min()}  max {array.max()}"]
     with np.errstate(all="ignore"):
+        low, mean, high = _snap([np.min(array), np.mean(array), np.max(array)], _scale(array))
         stats = (
-            f"min {format_number(np.min(array), precision)}  mean {format_number(np.mean(array), precision)}"
-            f"  max {format_number(np.max(array), precision)}"
+            f"min {format_number(low, precision)}  mean {format_number(mean, precision)}"
+            f"  max {format_number(high, precision)}"
         )
         lines = [head, stats]
         if gradient:
@@ -78,6 +86,111 @@ def summarize(array: np.ndarray, precision: int, *, gradient: bool = False) -> l
     return lines
 
 
+#: A number smaller than this share of its tensor's largest entry is round-off, not data: float64 sums of
+#: n terms err by about n x 1e-16 of their scale, so 1e-12 leaves room for 10,000-term sums.
+ROUND_OFF = 1e-12
+#: Significant digits of each entry of a small tensor drawn in full on a wire (a scalar gets ``precision``).
+ENTRY_DIGITS = 3
+
+
+def _scale(array: np.ndarray) -> float:
+    finite = array[np.isfinite(array)] if array.dtype.kind == "f" else array
+    return float(np.max(np.abs(finite))) if finite.size else 0.0
+
+
+def _snap(numbers: list[float], scale: float) -> list[float]:
+    return [0.0 if np.isfinite(x) and abs(x) <= ROUND_OFF * scale else float(x) for x in numbers]
+
+
+def denoised(array: np.ndarray) -> np.ndarray:
+    """``array`` with entries that are round-off next to its largest entry set to 0 (floats only)."""
+    array = np.asarray(array)
+    if array.dtype.kind != "f" or array.size == 0:
+        return array
+    with np.errstate(all="ignore"):
+        noise = np.isfinite(array) & (np.abs(array) <= ROUND_OFF * _scale(array))
+    return np.where(noise, 0.0, array).astype(array.dtype)
+
+
+def inline(array: np.ndarray, precision: int) -> str:
+    """A small tensor on one line: ``[1, 2, 3]``, a column ``[1, 2, 3]ᵀ``, rows split by ``;``."""
+    array = denoised(np.asarray(array))
+    digits = min(precision, ENTRY_DIGITS)
+
+    def row(values: list) -> str:
+        return ", ".join(format_number(x, digits) for x in values)
+
+    if array.ndim == 1:
+        return f"[{row(array.tolist())}]"
+    if array.shape[1] == 1 and array.shape[0] > 1:
+        return f"[{row(array.ravel().tolist())}]ᵀ"
+    return "[" + "; ".join(row(r) for r in array.tolist()) + "]"
+
+
+def _kind(array: np.ndarray) -> str:
+    """The shape, and the dtype when it is not float64 (the default every reader assumes)."""
+    shape = format_shape(array.shape)
+    return shape if array.dtype == np.float64 else f"{shape} {array.dtype}"
+
+
+def wire_value(array: np.ndarray, precision: int) -> str:
+    """The value on a wire, in one short line: a scalar; a small tensor in full; else its shape and range
+    ``(300, 100) ∈ [-0.0328, 0.0368]``."""
+    array = np.asarray(array)
+    if array.ndim == 0:
+        return format_number(array.item(), precision)
+    if 0 < array.size <= FULL_ELEMENTS and array.ndim <= 2:
+        return inline(array, precision)
+    if array.size == 0:
+        return f"{_kind(array)} empty"
+    if array.dtype == np.bool_:
+        return f"{_kind(array)}: {int(np.count_nonzero(array))} true"
+    digits = min(precision, ENTRY_DIGITS)
+    with np.errstate(all="ignore"):
+        low, high = _snap([np.min(array), np.max(array)], _scale(array))
+    return f"{_kind(array)} ∈ [{format_number(low, digits)}, {format_number(high, digits)}]"
+
+
+def wire_grad(array: np.ndarray, precision: int, *, with_shape: bool = False) -> str:
+    """The gradient on a wire, in one short line: a scalar; a small tensor in full; else its norm
+    ``‖∇‖ 0.00345`` (after the shape when no value line above gives it)."""
+    array = np.asarray(array)
+    if array.ndim == 0:
+        return format_number(array.item(), precision)
+    if 0 < array.size <= FULL_ELEMENTS and array.ndim <= 2:
+        return inline(array, precision)
+    with np.errstate(all="ignore"):
+        norm = float(np.linalg.norm(array.ravel())) if array.size else 0.0
+    text = f"‖∇‖ {format_number(norm, min(precision, ENTRY_DIGITS))}"
+    return f"{_kind(array)} {text}" if with_shape else text
+
+
 def colored(lines: list[str], color: str) -> str:
     """Lines as HTML-like label text in one colour (the lines are numbers and shapes, escaped anyway)."""
     return "<BR/>".join(f'<FONT COLOR="{color}">{escape(line)}</FONT>' for line in lines)
+
+
+#: A tooltip prints a tensor's entries up to this many, else its summary and its corners.
+TOOLTIP_ELEMENTS = 64
+
+
+def tooltip(title: str, value: np.ndarray | None, grad: np.ndarray | None, precision: int) -> str:
+    """Hover text with the full value and gradient (a large tensor: its summary and corners), as a DOT
+    string that is never read as HTML, with user text escaped for DOT's escString (backslashes doubled, so
+    ``\\N`` stays text) and lines split by DOT's ``\\n``."""
+    lines = [title]
+    for name, array in (("value", value), ("gradient", grad)):
+        if array is None:
+            continue
+        array = np.asarray(array)
+        if array.ndim == 0:
+            lines.append(f"{name} {format_number(array.item(), precision)}")
+            continue
+        lines.append(f"{name} {format_shape(array.shape)} {array.dtype}")
+        if array.size:
+            with np.printoptions(precision=precision, threshold=TOOLTIP_ELEMENTS, edgeitems=2, linewidth=72):
+                lines += np.array2string(denoised(array), separator=", ").splitlines()[:24]
+        if array.size > TOOLTIP_ELEMENTS:
+            lines += summarize(array, precision, gradient=name == "gradient")[1:]
+    text = "\\n".join(line.translate(_CONTROL).replace("\\", "\\\\") for line in lines)
+    return graphviz.nohtml(text)

@@ -16,6 +16,7 @@ import graphviz
 
 from ..errors import GraphdiffError, Problem
 from ..fileio import check_writable, write_atomic
+from .labels import FONT, FONT_STACK
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot"}
 INSTALL_HINT = (
@@ -44,7 +45,7 @@ def render_bytes(diagram: graphviz.Digraph, fmt: str, *, file: str | os.PathLike
     if fmt == "png":
         source.attr(dpi="144")
     try:
-        return source.pipe(format=fmt, quiet=True)  # dot's own messages would repeat ours
+        image = source.pipe(format=fmt, quiet=True)  # dot's own messages would repeat ours
     except graphviz.ExecutableNotFound:
         raise GraphdiffError(Problem(label, None, INSTALL_HINT.format(fmt=f".{fmt}"))) from None
     except graphviz.CalledProcessError as exc:
@@ -54,6 +55,14 @@ def render_bytes(diagram: graphviz.Digraph, fmt: str, *, file: str | os.PathLike
     except (subprocess.SubprocessError, OSError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc.__class__.__name__
         raise GraphdiffError(Problem(label, None, f"cannot run Graphviz's dot: {reason}")) from None
+    return _with_font_stack(image) if fmt == "svg" else image
+
+
+def _with_font_stack(svg: bytes) -> bytes:
+    """Graphviz writes the one font it measured with; a viewer without it should fall back to a font no
+    wider (see labels.FONT), not to its default serif."""
+    family = f'font-family="{FONT}"'.encode()
+    return svg.replace(family, f'font-family="{FONT_STACK}"'.encode())
 
 
 def _dot_error(exc: subprocess.CalledProcessError) -> str:
