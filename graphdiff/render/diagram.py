@@ -57,6 +57,8 @@ _LEAF_STYLE = {
 _HIGHLIGHT = "#fff59d"
 #: Wires thickened by --weight-edges: pale, so the red gradient numbers beside them stay readable.
 WEIGHT_COLOR = "#ef9a9a"
+#: Points of space around a wire's label.
+LABEL_PADDING = 2
 #: A title row spanning the legend's four cells.
 _ROW = '<TD ALIGN="LEFT" COLSPAN="4">'
 #: A leaf wired to more drawn gates than this is drawn again beside each of them (see _edges).
@@ -165,6 +167,20 @@ def layout_size(diagram: graphviz.Digraph) -> tuple[float, float] | None:
     if len(head) < 4 or head[0] != "graph":
         return None
     return float(head[2]), float(head[3])
+
+
+def _padded(lines: list[str], texts: list[str]) -> str:
+    """A wire's lines in a borderless table with a spacer cell at each side: a browser draws DejaVu Sans up
+    to about 4% wider than Graphviz 2.43 measures it (it rounds each glyph's advance), so the spacers grow
+    with the longest line, and neighbouring labels stay apart as drawn, not only as measured."""
+    longest = max(map(len, texts), default=0)
+    side = math.ceil(LABEL_PADDING + 0.025 * 6.0 * longest)  # about 6 pt per character at 10 pt
+    spacer = f'<TD FIXEDSIZE="TRUE" WIDTH="{side}" HEIGHT="1"></TD>'
+    cell = "<BR/>".join(lines)
+    return (
+        '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
+        f"<TR>{spacer}<TD>{cell}</TD>{spacer}</TR></TABLE>>"
+    )
 
 
 class _Diagram:
@@ -501,14 +517,15 @@ class _Diagram:
     def _wire(self, source: str, grad: np.ndarray | None, consumer: str | None) -> dict[str, str]:
         """Attributes of a wire carrying ``source``'s value forward and ``grad`` back: one short line for
         each (labels.wire_value, wire_grad), the full arrays in its tooltip."""
-        lines = []
+        lines, texts = [], []
         value = self.ann.values.get(source) if self.show_values else None
         if value is not None:
-            lines.append(colored([wire_value(value, self.options.precision)], VALUE_COLOR))
+            texts.append(wire_value(value, self.options.precision))
+            lines.append(colored(texts[-1:], VALUE_COLOR))
         if self.show_grads and grad is not None:
-            text = wire_grad(grad, self.options.precision, with_shape=value is None)
-            lines.append(colored([text], GRAD_COLOR))
-        attrs = {"label": "<" + "<BR/>".join(lines) + ">" if lines else ""}
+            texts.append(wire_grad(grad, self.options.precision, with_shape=value is None))
+            lines.append(colored(texts[-1:], GRAD_COLOR))
+        attrs = {"label": _padded(lines, texts) if lines else ""}
         if lines:
             where = f"{source} → {consumer}" if consumer else source
             attrs["tooltip"] = attrs["labeltooltip"] = self._tooltip(where, value, grad)
