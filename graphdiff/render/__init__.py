@@ -14,6 +14,7 @@ import os
 import shutil
 import stat
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -21,7 +22,7 @@ import graphviz
 
 from ..errors import GraphdiffError, Problem
 from ..fileio import FolderWriter, check_folder_writable, check_writable, write_folder
-from .diagram import Annotations, DiagramOptions, Show, build_diagram, cluster_of
+from .diagram import Annotations, DiagramOptions, Show, build_diagram, choose_direction, cluster_of
 from .output import FORMATS, diagram_format, render_bytes, write_diagram
 from .steps import (
     Frame,
@@ -42,6 +43,7 @@ __all__ = [
     "DiagramOptions",
     "build_diagram",
     "check_steps_folder",
+    "choose_direction",
     "cluster_of",
     "diagram_format",
     "render",
@@ -70,7 +72,10 @@ def render(
 
     Without a result the graph's structure is drawn and the title says it has not run; a result from
     before backward, or from before the graph changed, is never drawn as zero gradients: the title
-    says what is missing. ``output`` (``.svg``, ``.png``, ``.pdf`` or ``.dot``) also writes a file,
+    says what is missing. Each wire carries one short line for its value and one for its gradient (a small
+    tensor in full, else its shape and range, and the gradient's norm); hovering shows the full arrays.
+    ``direction="auto"`` draws left to right when that fits a 16:9 slide, else in whichever direction
+    fits one larger. ``output`` (``.svg``, ``.png``, ``.pdf`` or ``.dot``) also writes a file,
     replacing an existing one only if ``overwrite``.
     """
     options = DiagramOptions(
@@ -130,6 +135,8 @@ def _steps_of(
     options = DiagramOptions(
         direction=direction, precision=precision, title=title, clusters=clusters, max_nodes=None
     )
+    # One direction for every frame (chosen on the whole pass), so the picture does not flip as it steps.
+    options = replace(options, direction=choose_direction(graph.checked, annotations, options))
     frames = step_frames(
         graph.checked, annotations.values, annotations.grads or None, annotations.edge_grads, precision
     )
