@@ -11,9 +11,9 @@ graphdiff`` and ``python -m graphdiff.cli`` directly), so Ctrl-C is exit code 13
 this module imports only modules Python has loaded anyway at its top, and the commands (numpy, the API,
 ...) are imported by :func:`launch` with Ctrl-C noted rather than raised (see :mod:`graphdiff_launcher`).
 
-The commands live in three modules: :mod:`.graph_commands` (validate, run, grad, check, render, ...),
-:mod:`.lab_commands` (the optimization lab: train, search, compare, sweep, landscape) and
-:mod:`.model_commands` (ONNX import and export).
+The commands live in four modules: :mod:`.graph_commands` (validate, run, grad, check, render, ...),
+:mod:`.lab_commands` (the optimization lab: train, search, compare, sweep, landscape),
+:mod:`.model_commands` (ONNX import and export) and :mod:`.serve_command` (the live viewer).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ _EXIT_INTERRUPTED = 130
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
-    from . import graph_commands, lab_commands, model_commands
+    from . import graph_commands, lab_commands, model_commands, serve_command
     from .common import Parser, examples
 
     parser = Parser(
@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     graph_commands.add_commands(commands)
     lab_commands.add_commands(commands)
     model_commands.add_commands(commands)
+    serve_command.add_commands(commands)
     return parser
 
 
@@ -125,7 +126,7 @@ def launch() -> int:
 
 
 def _import_commands() -> None:
-    from . import graph_commands, lab_commands, model_commands  # noqa: F401 (imported for main)
+    from . import graph_commands, lab_commands, model_commands, serve_command  # noqa: F401 (imported for main)
 
 
 def _interrupted_while(work: Callable[[], None]) -> bool:

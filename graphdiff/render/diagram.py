@@ -59,8 +59,8 @@ _HIGHLIGHT = "#fff59d"
 WEIGHT_COLOR = "#ef9a9a"
 #: Points of space around a wire's label.
 LABEL_PADDING = 2
-#: A title row spanning the legend's four cells.
-_ROW = '<TD ALIGN="LEFT" COLSPAN="4">'
+#: A title row spanning the legend's two columns.
+_ROW = '<TD ALIGN="LEFT" COLSPAN="2">'
 #: A leaf wired to more drawn gates than this is drawn again beside each of them (see _edges).
 PROXY_FANOUT = 6
 #: Above this many drawn nodes, Graphviz's network-simplex passes are bounded, trading a little
@@ -553,7 +553,7 @@ class _Diagram:
             dot.edge(self.drawn_as[id], sink, id=sink, **self._wire(id, grad, None))
 
     def _legend(self) -> str:
-        """A row of cells under the title saying what the colours and marks mean."""
+        """Rows of cells under the title saying what the colours and marks mean."""
         parts = []
         if self.show_values:
             parts.append(f'<FONT COLOR="{VALUE_COLOR}"><B>green</B></FONT> value, flowing forward')
@@ -562,5 +562,6 @@ class _Diagram:
             parts.append("dashed: no gradient routed back")
             parts.append("Σ∇: gradients adding up at fan-out")
         cell = '<TD ALIGN="LEFT"><FONT POINT-SIZE="10" COLOR="#424242">{}</FONT></TD>'
-        cells = [cell.format(part) for part in parts]
-        return "".join(cells) + ("<TD></TD>" * (4 - len(cells)))
+        cells = [cell.format(part) for part in parts] + ["<TD></TD>"] * (len(parts) % 2)
+        # Two entries a row: a legend no wider than a small circuit.
+        return "</TR><TR>".join("".join(cells[i : i + 2]) for i in range(0, len(cells), 2))
