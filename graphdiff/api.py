@@ -17,6 +17,7 @@ reported at the line that made it.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import os
@@ -52,6 +53,10 @@ ArrayLike = Any
 
 #: Results with more elements than this are refused as JSON; save them as .npz.
 MAX_JSON_RESULT_ELEMENTS = 1_000_000
+#: A notebook's table of a result shows at most this many rows (leaves and nodes) ...
+MAX_HTML_ROWS = 100
+#: ... and at most this many characters per cell, so a huge graph or a long id stays a readable page.
+MAX_HTML_CELL = 120
 
 
 class Tensor:
@@ -199,6 +204,71 @@ class Result:
     def outputs(self) -> dict[str, np.ndarray]:
         return {id: self.value(id) for id in self.graph.outputs}
 
+    def summary_rows(self, limit: int | None = None) -> list[tuple[str, str, str, str, str]]:
+        """One row per leaf and node (the first ``limit`` of them), in the graph's order, as short text:
+        the id (the loss marked ``(loss)``), what it is (its kind, or ``op(inputs)``), its shape, its
+        value and its gradient (``-`` where there is none). Tensors are summarized by
+        :func:`format_array`, never dumped. What ``graphdiff grad`` prints, and the table a notebook
+        shows."""
+        graph = self.graph
+        rows = []
+        for id in graph.order[:limit]:
+            kind = graph.kind(id)
+            if kind == "node":
+                node = graph.nodes[id]
+                kind = f"{node.op}({', '.join(node.inputs)})"
+            try:
+                value = format_array(self.value(id))
+            except GraphdiffError:  # freed by a memory-saving forward pass
+                value = "(not kept)"
+            grad = (self._grads or {}).get(id)
+            rows.append(
+                (
+                    id + (" (loss)" if id == graph.loss and id != "loss" else ""),
+                    kind,
+                    format_shape(graph.types[id].shape) if graph.types[id].shape else "scalar",
+                    value,
+                    "-" if grad is None else format_array(grad),
+                )
+            )
+        return rows
+
+    def _repr_html_(self) -> str:
+        """The value/gradient table Jupyter shows for a result: at most :data:`MAX_HTML_ROWS` rows of at
+        most :data:`MAX_HTML_CELL` characters a cell, every string from the graph HTML-escaped."""
+        graph = self.graph
+        rows = self.summary_rows(MAX_HTML_ROWS)  # the rows shown only: a huge graph costs no more
+        loss = graph.loss or "L"
+        header = ("id", "kind", "shape", "value", f"d{loss}/d(id)")
+        if self.loss is not None:
+            status = f"loss {format_array(np.asarray(self.loss))}"
+        else:
+            status = "no loss"
+        status += "" if self.has_grads else "; forward only (run backward() for gradients)"
+
+        def line(tag: str, cells: Iterable[str]) -> str:
+            return "<tr>" + "".join(f"<{tag}>{_html_cell(c)}</{tag}>" for c in cells) + "</tr>"
+
+        parts = [
+            # Scoped to the table's class: a notebook's other outputs keep their own style.
+            "<style>.graphdiff-result caption, .graphdiff-result th, .graphdiff-result td "
+            "{text-align: left; vertical-align: top} .graphdiff-result td {font-family: monospace}"
+            " .graphdiff-result td:nth-child(-n+3) {white-space: nowrap}</style>",
+            '<table class="graphdiff-result">',
+            f"<caption>Result of graph <b>{_html_cell(graph.name)}</b>: {html.escape(status)}</caption>",
+            "<thead>" + line("th", header) + "</thead>",
+            "<tbody>",
+            *(line("td", row) for row in rows),
+            "</tbody>",
+            "</table>",
+        ]
+        hidden = len(graph.order) - len(rows)
+        if hidden > 0:
+            parts.append(
+                f"<p>... and {hidden:,} more rows: result.values and result.grads hold every one</p>"
+            )
+        return "\n".join(parts)
+
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
         """Save values and gradients atomically: ``.json`` (small results, bit-exact floats) or ``.npz``.
         An existing file is replaced only if ``overwrite``."""
@@ -223,6 +293,43 @@ class Result:
                 target, json.dumps(document, indent=1, allow_nan=False) + "\n", overwrite=overwrite
             )
         raise GraphdiffError(f"{target}: results are saved as .json or .npz")
+
+
+def _html_cell(text: str) -> str:
+    """``text`` shortened to :data:`MAX_HTML_CELL` characters and escaped for HTML."""
+    if len(text) > MAX_HTML_CELL:
+        text = text[: MAX_HTML_CELL - 3] + "..."
+    return html.escape(text, quote=True)
+
+
+def format_array(value: np.ndarray, *, full: bool = False) -> str:
+    """A scalar as a number; a small array inline; a large one as shape, dtype and summary statistics.
+
+    Small means up to 9 elements (up to 1,000 with ``full``, as ``graphdiff run`` prints outputs)."""
+    value = np.asarray(value)
+    if value.ndim == 0:
+        return _number(value.item())
+    if value.size <= (1000 if full else 9):
+        with np.printoptions(precision=6, suppress=True, threshold=1000, linewidth=10_000):
+            text = np.array2string(value, separator=", ")
+        return " ".join(text.split())
+    if np.issubdtype(value.dtype, np.floating):
+        finite = value[np.isfinite(value)]
+        stats = (
+            f"min {_number(finite.min())} mean {_number(finite.mean())} max {_number(finite.max())}"
+            if finite.size
+            else "no finite values"
+        )
+        return f"{format_shape(value.shape)} {value.dtype}: {stats}, norm {_number(np.linalg.norm(finite))}"
+    if value.dtype == np.bool_:
+        return f"{format_shape(value.shape)} bool: {int(np.count_nonzero(value))} of {value.size} true"
+    return f"{format_shape(value.shape)} {value.dtype}: min {value.min()} max {value.max()}"
+
+
+def _number(x: Any) -> str:
+    if isinstance(x, bool | np.bool_):
+        return "true" if x else "false"
+    return f"{float(x):.6g}" if not isinstance(x, int | np.integer) else str(x)
 
 
 def json_number(x: float) -> float | str:

@@ -607,8 +607,14 @@ def bind_feeds(graph: CheckedGraph, feeds: Mapping[str, Any] | None) -> dict[str
         else:
             default = graph.leaf_values.get(id)
             if default is None:
+                # Say how to give it, both ways a user gets here: the command line and Python.
                 raise FeedError(
-                    Problem(label, f"feed {json.dumps(id)}", "missing: the input has no default value")
+                    Problem(
+                        label,
+                        f"feed {json.dumps(id)}",
+                        f"missing: the input has no default value; give it with --feed {id}=VALUE or "
+                        f"--data SOURCE on the command line, or feeds={{{json.dumps(id)}: ...}} in Python",
+                    )
                 )
             value = default
         declared = graph.types[id].shape

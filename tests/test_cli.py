@@ -220,7 +220,8 @@ BAD_FEEDS = [
     pytest.param(
         "circuit.json",
         ["--feed", "x=1"],
-        'circuit.json: feed "z": missing: the input has no default value',
+        'circuit.json: feed "z": missing: the input has no default value; give it with --feed z=VALUE or '
+        '--data SOURCE on the command line, or feeds={"z": ...} in Python',
         id="missing-input-without-default",
     ),
     pytest.param("circuit.json", ["--feed", "z"], "--feed z: expected NAME=VALUE", id="malformed-no-equals"),

@@ -1,4 +1,5 @@
-"""What every command shares: exit codes, the parser class, examples in --help, printing problems."""
+"""What every command shares: exit codes, the parser class, examples in --help, printing problems, and
+reading --data, --limit and --bind (the lab's commands and run, grad, check and render take them)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,22 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import Problem, printable
+from ..errors import GraphdiffError, Problem, printable
+from ..optimize.data import Dataset, load_dataset
 from ..spec import DEFAULT_MAX_ELEMENTS
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_INVALID = 0, 1, 2
 #: The shell's convention for a run stopped by Ctrl-C (128 + SIGINT).
 EXIT_INTERRUPTED = 130
+
+
+#: --data's help, shared by every command that takes it.
+DATA_HELP = (
+    "the data fed to the graph's inputs: spiral (the CS231n case study's 300 points), digits (scikit-learn's "
+    "1,797 8x8 images; needs the digits extra) or an .npz file of named arrays, each feeding the input of "
+    "the same name (default: the inputs' values in the spec)"
+)
+BIND_HELP = "feed an input from a data array of another name (repeatable)"
 
 
 class Parser(argparse.ArgumentParser):
@@ -53,3 +64,26 @@ def add_max_elements_option(sub: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"largest array read from a file (default {DEFAULT_MAX_ELEMENTS})",
     )
+
+
+def parse_bind(items: Sequence[str]) -> dict[str, str]:
+    """``--bind INPUT=ARRAY`` arguments as input id -> array name."""
+    bind = {}
+    for item in items:
+        input_id, sep, array = item.partition("=")
+        if not sep or not input_id or not array:
+            raise GraphdiffError(Problem(None, f"--bind {item}", "expected INPUT=ARRAY"))
+        bind[input_id] = array
+    return bind
+
+
+def load_data(source: str, limit: int | None, *, seed: int, max_elements: int) -> Dataset:
+    """The dataset ``--data`` names, cut to ``--limit`` examples drawn with ``--seed``."""
+    dataset = load_dataset(source, max_elements=max_elements)
+    if limit is None:
+        return dataset
+    if not 1 <= limit <= len(dataset):  # said here, naming the option, before the library would
+        raise GraphdiffError(
+            Problem(None, "--limit", f"must be between 1 and the {len(dataset)} examples of {dataset.name}")
+        )
+    return dataset.sample(limit, seed=seed)

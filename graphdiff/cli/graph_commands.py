@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from ..api import Graph, Result, check_gradients, json_array, load
+from .. import optimize
+from ..api import Graph, Result, check_gradients, format_array, json_array, load
 from ..errors import ArrayFileError, FeedError, GraphdiffError, Problem, did_you_mean, printable
 from ..fileio import check_writable, write_atomic
-from ..ops import REGISTRY, catalog, format_shape
+from ..ops import REGISTRY, catalog
 from ..render import (
     check_demo_folder,
     check_steps_folder,
@@ -28,11 +29,15 @@ from ..render import (
 from ..spec import dump_spec, read_array, spec_json_schema
 from ..spec.strict_json import parse_json
 from .common import (
+    BIND_HELP,
+    DATA_HELP,
     EXIT_CHECK_FAILED,
     EXIT_INVALID,
     EXIT_OK,
     add_max_elements_option,
     examples,
+    load_data,
+    parse_bind,
     print_problems,
 )
 
@@ -41,7 +46,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     """Add the graph commands to the ``graphdiff`` parser."""
     from .lab_commands import add_max_evaluations_option, count, seed, whole_number  # shared types
 
-    def with_feeds(sub: argparse.ArgumentParser) -> None:
+    def with_feeds(sub: argparse.ArgumentParser, *, seed_option: bool = True) -> None:
         sub.add_argument("file", metavar="FILE", help="a graph spec (.json)")
         sub.add_argument(
             "--feed",
@@ -50,8 +55,32 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
             default=[],
             metavar="NAME=VALUE",
             help="feed an input: a JSON number or list (x=-2, v=[1,2]), an .npy file (X=x.npy) or an "
-            "array in an .npz file (X=data.npz:X); repeat for several inputs",
+            "array in an .npz file (X=data.npz:X); repeat for several inputs. With --data, an input fed "
+            "here takes this value instead of the data's",
         )
+        sub.add_argument("--data", metavar="SOURCE", help=DATA_HELP)
+        sub.add_argument("--bind", action="append", default=[], metavar="INPUT=ARRAY", help=BIND_HELP)
+        sub.add_argument(
+            "--limit",
+            type=whole_number,
+            metavar="N",
+            help="use N examples of the data, drawn with --seed (default: all of them)",
+        )
+        sub.add_argument(
+            "--row",
+            action="append",
+            type=whole_number,
+            metavar="I",
+            help="use example I of the data (counting from 0; repeatable, kept in the order given), "
+            "e.g. --row 0 for one example's values and gradients",
+        )
+        if seed_option:
+            sub.add_argument(
+                "--seed",
+                type=seed,
+                default=0,
+                help="seed for the examples --limit draws, 0 to 2**64 - 1 (default 0)",
+            )
         sub.add_argument(
             "--check-finite",
             action="store_true",
@@ -73,10 +102,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser(
         "run",
         help="run the forward pass and print the outputs",
-        description="Run the forward pass and print the graph's outputs (its loss if it declares none).",
+        description="Run the forward pass and print the graph's outputs (its loss if it declares none). "
+        "Inputs are fed with --feed, or from a dataset with --data (all of its examples, --limit N of "
+        "them or the --row I chosen); the others take their values in the spec.",
         epilog=examples(
             "graphdiff run examples/cs231n_circuit.json",
             "graphdiff run examples/cs231n_circuit.json --feed x=1 --feed z=2 --json",
+            "graphdiff run examples/digits_softmax.json --data digits",
+            "graphdiff run examples/spiral_two_layer.json --data spiral --row 0 --row 150",
         ),
     )
     with_feeds(run)
@@ -91,6 +124,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         epilog=examples(
             "graphdiff grad examples/cs231n_circuit.json",
             "graphdiff grad examples/softmax_classifier.json --save results.npz",
+            "graphdiff grad examples/digits_cnn.json --data digits --limit 8",
+            "graphdiff grad net.json --data data.npz --bind X=features --feed y=[0,2]",
         ),
     )
     with_feeds(grad)
@@ -107,9 +142,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         epilog=examples(
             "graphdiff check examples/two_layer_sigmoid.json",
             "graphdiff check examples/softmax_classifier.json --directions 5",
+            "graphdiff check examples/digits_svm.json --data digits --limit 20",
         ),
     )
-    with_feeds(check)
+    with_feeds(check, seed_option=False)
     check.add_argument("--wrt", action="append", metavar="ID", help="only these leaves (repeatable)")
     check.add_argument("--h", type=float, default=1e-5, help="finite-difference step (default 1e-5)")
     check.add_argument("--tolerance", type=float, default=1e-6, help="largest passing relative error")
@@ -126,7 +162,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         metavar="K",
         help="fast mode: check K random directions per leaf instead of coordinates",
     )
-    check.add_argument("--seed", type=seed, default=0, help="seed for sampling, 0 to 2**64 - 1 (default 0)")
+    check.add_argument(
+        "--seed",
+        type=seed,
+        default=0,
+        help="seed for the coordinates sampled and the examples --limit draws, 0 to 2**64 - 1 (default 0)",
+    )
     add_max_evaluations_option(check)
     check.set_defaults(handler=cmd_check)
 
@@ -153,6 +194,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
             "graphdiff render examples/softmax_classifier.json -o structure.pdf --show none",
             "graphdiff render big.json -o big.svg --collapse layer1 --max-nodes 100",
             "graphdiff render examples/cs231n_circuit.json --steps circuit-steps/",
+            "graphdiff render examples/spiral_two_layer.json --data spiral -o spiral.svg",
+            "graphdiff render examples/digits_cnn.json --data digits --row 0 -o digit0.svg",
         ),
     )
     with_feeds(render)
@@ -264,10 +307,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     graph = load(args.file, max_elements=args.max_elements)
-    result = graph.forward(parse_feeds(graph, args.feed, args.max_elements), check_finite=args.check_finite)
+    feeds, fed = command_feeds(graph, args)
+    result = graph.forward(feeds, check_finite=args.check_finite)
     if args.json:
         print(json.dumps({id: json_array(np.asarray(v)) for id, v in result.outputs.items()}, indent=1))
     else:
+        _say(fed)
         for id, value in result.outputs.items():
             print(f"{id} = {format_array(value, full=True)}")
     return EXIT_OK
@@ -281,8 +326,10 @@ def cmd_grad(args: argparse.Namespace) -> int:
     graph = load(args.file, max_elements=args.max_elements)
     if graph.loss is None:
         raise GraphdiffError(Problem(args.file, "loss", "the graph declares no loss to differentiate"))
-    graph.forward(parse_feeds(graph, args.feed, args.max_elements), check_finite=args.check_finite)
+    feeds, fed = command_feeds(graph, args)
+    graph.forward(feeds, check_finite=args.check_finite)
     result = graph.backward(wrt=args.wrt, check_finite=args.check_finite)
+    _say(fed)
     print(grad_table(result))
     if args.save:
         print(f"saved {result.save(args.save, overwrite=args.force)}")
@@ -301,7 +348,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             f"2 forward passes x {args.directions:,} directions",
         )
     graph = load(args.file, max_elements=args.max_elements)
-    feeds = parse_feeds(graph, args.feed, args.max_elements)
+    feeds, fed = command_feeds(graph, args)
     # Two forward passes per coordinate (or direction) of every leaf checked, counted before any of them.
     checked = graph.checked
     ids = args.wrt if args.wrt is not None else [i for i in checked.leaves if checked.types[i].is_float]
@@ -325,6 +372,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         directions=args.directions,
         seed=args.seed,
     )
+    _say(fed)
     print(report.table())
     return EXIT_OK if report.passed else EXIT_CHECK_FAILED
 
@@ -351,7 +399,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             Problem(None, "render", "--precision must be at least 1, --max-nodes at least 0")
         )
     graph = load(args.file, max_elements=args.max_elements)
-    feeds = parse_feeds(graph, args.feed, args.max_elements)
+    feeds, fed = command_feeds(graph, args)
     result = None
     if args.show != "none" or args.steps:
         graph.forward(feeds, check_finite=args.check_finite)
@@ -383,6 +431,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             clusters=not args.no_clusters,
             overwrite=args.force,
         )
+    _say(fed)
     if args.output:
         write_atomic(args.output, picture, overwrite=args.force)
         print(f"wrote {args.output}")
@@ -454,6 +503,47 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # --- feeds and formatting -----------------------------------------------------------------------
 
 
+def command_feeds(graph: Graph, args: argparse.Namespace) -> tuple[dict[str, Any], str | None]:
+    """The feeds --feed, --data, --bind, --limit and --row ask for, checked against the graph, and with
+    --data a line saying what the data fed (``data: digits (8 examples): X, y``), printed by the command
+    once its work has succeeded.
+
+    An input given with --feed takes that value, not the data's (to try another label on a digit, say);
+    binding it with --bind as well is refused."""
+    feeds: dict[str, Any] = parse_feeds(graph, args.feed, args.max_elements)
+    bind = parse_bind(args.bind)
+    if args.data is None:
+        for option, given in (("--bind", bind), ("--limit", args.limit is not None), ("--row", args.row)):
+            if given:
+                raise GraphdiffError(Problem(None, option, "needs --data"))
+        return feeds, None
+    if args.row and args.limit is not None:
+        raise GraphdiffError(Problem(None, "--row", "choose examples with --row or with --limit, not both"))
+    dataset = load_data(args.data, args.limit, seed=args.seed, max_elements=args.max_elements)
+    fed = optimize.feeds_for(graph, dataset, bind=bind, rows=args.row, feeds=feeds)
+    bindings = optimize.input_bindings(graph, dataset, bind)
+    from_data = {i: a for i, a in bindings.items() if i not in feeds}
+    chosen = dataset.name if args.row is None else f"{dataset.name}, {_rows_text(args.row)}"
+    if args.row is None and args.limit is None:
+        chosen += f" ({len(dataset):,} examples)"
+    instead = [i for i in bindings if i in feeds]
+    also = f" ({', '.join(instead)} from --feed instead)" if instead else ""
+    return fed, f"data: {chosen}: {optimize.describe_bindings(from_data) or 'nothing'}{also}"
+
+
+def _say(line: str | None) -> None:
+    if line is not None:
+        print(printable(line))  # names from the data file reach the terminal escaped
+
+
+def _rows_text(rows: Sequence[int]) -> str:
+    """``row 5``, ``rows 5, 17`` or ``rows 5, 17, 3, ... (12 rows)``."""
+    if len(rows) == 1:
+        return f"row {rows[0]}"
+    shown = ", ".join(map(str, rows[:5]))
+    return f"rows {shown}" + (f", ... ({len(rows)} rows)" if len(rows) > 5 else "")
+
+
 def parse_feeds(graph: Graph, items: Sequence[str], max_elements: int) -> dict[str, np.ndarray]:
     """``name=value`` arguments as arrays: JSON numbers and lists, ``.npy`` files, ``.npz:key`` arrays."""
     checked = graph.checked
@@ -485,54 +575,10 @@ def parse_feeds(graph: Graph, items: Sequence[str], max_elements: int) -> dict[s
     return feeds
 
 
-def format_array(value: np.ndarray, *, full: bool = False) -> str:
-    """A scalar as a number; a small array inline; a large one as shape, dtype and summary statistics."""
-    value = np.asarray(value)
-    if value.ndim == 0:
-        return _number(value.item())
-    if value.size <= (1000 if full else 9):
-        with np.printoptions(precision=6, suppress=True, threshold=1000, linewidth=10_000):
-            text = np.array2string(value, separator=", ")
-        return " ".join(text.split())
-    if np.issubdtype(value.dtype, np.floating):
-        finite = value[np.isfinite(value)]
-        stats = (
-            f"min {_number(finite.min())} mean {_number(finite.mean())} max {_number(finite.max())}"
-            if finite.size
-            else "no finite values"
-        )
-        return f"{format_shape(value.shape)} {value.dtype}: {stats}, norm {_number(np.linalg.norm(finite))}"
-    if value.dtype == np.bool_:
-        return f"{format_shape(value.shape)} bool: {int(np.count_nonzero(value))} of {value.size} true"
-    return f"{format_shape(value.shape)} {value.dtype}: min {value.min()} max {value.max()}"
-
-
-def _number(x: Any) -> str:
-    if isinstance(x, bool | np.bool_):
-        return "true" if x else "false"
-    return f"{float(x):.6g}" if not isinstance(x, int | np.integer) else str(x)
-
-
 def grad_table(result: Result) -> str:
     """One row per leaf and node: id, what it is, shape, value, gradient (d loss / d id)."""
-    graph = result.graph
-    loss = graph.loss or "L"
-    rows = [("id", "kind", "shape", "value", f"d{loss}/d(id)")]
-    for id in graph.order:
-        kind = graph.kind(id)
-        if kind == "node":
-            node = graph.nodes[id]
-            kind = f"{node.op}({', '.join(node.inputs)})"
-        grad = result.grads.get(id)
-        rows.append(
-            (
-                id + (" (loss)" if id == graph.loss and id != "loss" else ""),
-                kind,
-                format_shape(graph.types[id].shape) if graph.types[id].shape else "scalar",
-                format_array(result.value(id)),
-                "-" if grad is None else format_array(grad),
-            )
-        )
+    loss = result.graph.loss or "L"
+    rows = [("id", "kind", "shape", "value", f"d{loss}/d(id)"), *result.summary_rows()]
     rows = [tuple(map(printable, row)) for row in rows]  # ids reach the terminal escaped, as in problems
     widths = [min(max(len(r[i]) for r in rows), 48) for i in range(4)]
     return "\n".join(

@@ -38,11 +38,15 @@ from ..optimize.export import (
 )
 from ..spec import dump_spec, read_array
 from .common import (
+    BIND_HELP,
+    DATA_HELP,
     EXIT_CHECK_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
     add_max_elements_option,
     examples,
+    load_data,
+    parse_bind,
     print_problems,
 )
 
@@ -54,12 +58,6 @@ MAX_SEED = 2**64 - 1
 DEFAULT_MAX_EVALUATIONS = 100_000
 #: Whole numbers on the command line have at most this many digits (1e999999 is refused unread).
 _MAX_DIGITS = 100
-
-_DATA_HELP = (
-    "the data fed to the graph's inputs: spiral (the CS231n case study's 300 points), digits (scikit-learn's "
-    "1,797 8x8 images; needs the digits extra) or an .npz file of named arrays, each feeding the input of "
-    "the same name (default: the inputs' values in the spec)"
-)
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -173,10 +171,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
     landscape = commands.add_parser(
         "landscape",
-        help="the loss along a ray L(W + a W1) or over a plane L(W + a W1 + b W2)",
-        description="Slice the loss through the spec's parameters W along random (seeded) or given "
-        "directions: a ray gives a line plot, a plane a heat map (blue low, red high). Writes the PNG and "
-        "the raw grid (.csv or .npz). Pass a trained spec to look around a minimum.",
+        help="the loss along a ray L(W + a d1) or over a plane L(W + a d1 + b d2) through the parameters W",
+        description="Slice the loss through the spec's parameters W (all the parameters moved, taken "
+        "together) along random (seeded) or given directions d1 (and d2), each holding one array per "
+        "moved parameter: a ray L(W + a d1) gives a line plot, a plane L(W + a d1 + b d2) a heat map "
+        "(blue low, red high). Writes the PNG and the raw grid (.csv or .npz). Pass a trained spec to "
+        "look around a minimum.",
         epilog=examples(
             "graphdiff landscape examples/digits_svm.json --data digits --param W --ray",
             "graphdiff landscape examples/digits_svm.json --data digits --loss data_loss --plane --limit 1",
@@ -187,10 +187,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     _data_options(landscape)
     shape = landscape.add_mutually_exclusive_group()
     shape.add_argument(
-        "--ray", dest="plane", action="store_false", help="one direction: L(W + a W1) (default)"
+        "--ray", dest="plane", action="store_false", help="one direction d1: L(W + a d1) (default)"
     )
     shape.add_argument(
-        "--plane", dest="plane", action="store_true", help="two directions: L(W + a W1 + b W2)"
+        "--plane", dest="plane", action="store_true", help="two directions d1, d2: L(W + a d1 + b d2)"
     )
     landscape.set_defaults(plane=False)  # else the first option's (--ray's) default, True, would win
     landscape.add_argument(
@@ -222,7 +222,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         default=[],
         metavar="FILE",
         help="a given direction: an .npz with one array per moved parameter (named by id), or an .npy "
-        "when one parameter moves; once for a ray, twice for a plane (default: random, from --seed)",
+        "when one parameter moves; once for a ray (d1), twice for a plane (d1, then d2) (default: "
+        "random, from --seed)",
     )
     landscape.add_argument(
         "--grid", metavar="PATH", help="the raw grid (.csv or .npz); default OUT-STEM.csv (ray), .npz (plane)"
@@ -238,14 +239,8 @@ def _data_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "file", metavar="FILE", help="a graph spec (.json) with a scalar loss and parameter leaves"
     )
-    sub.add_argument("--data", metavar="SOURCE", help=_DATA_HELP)
-    sub.add_argument(
-        "--bind",
-        action="append",
-        default=[],
-        metavar="INPUT=ARRAY",
-        help="feed an input from a data array of another name (repeatable)",
-    )
+    sub.add_argument("--data", metavar="SOURCE", help=DATA_HELP)
+    sub.add_argument("--bind", action="append", default=[], metavar="INPUT=ARRAY", help=BIND_HELP)
     sub.add_argument(
         "--val-fraction",
         type=float,
@@ -414,33 +409,16 @@ def _train_config(args: argparse.Namespace, steps: int) -> optimize.TrainConfig:
 def _objective(args: argparse.Namespace) -> tuple[optimize.Objective, str, str]:
     """The graph and its data as an objective, a one-line account of what was bound, and a plot title."""
     graph = load(args.file, max_elements=args.max_elements)
-    bind = {}
-    for item in args.bind:
-        input_id, sep, array = item.partition("=")
-        if not sep or not input_id or not array:
-            raise GraphdiffError(Problem(None, f"--bind {item}", "expected INPUT=ARRAY"))
-        bind[input_id] = array
+    bind = parse_bind(args.bind)
     if args.data is None:
         if args.limit is not None:
             raise GraphdiffError(Problem(None, "--limit", "needs --data"))
         objective = optimize.Objective(graph, loss=args.loss, bind=bind or None)
         return objective, "data: the inputs' values in the spec", _title(objective, None)
-    dataset = optimize.load_dataset(args.data, max_elements=args.max_elements)
-    if args.limit is not None:
-        if not 1 <= args.limit <= len(dataset):
-            raise GraphdiffError(
-                Problem(
-                    None, "--limit", f"must be between 1 and the {len(dataset)} examples of {dataset.name}"
-                )
-            )
-        rows = np.sort(np.random.default_rng(args.seed).permutation(len(dataset))[: args.limit])
-        dataset = dataset.take(rows, f"{dataset.name} ({_count(args.limit, 'example')})")
+    dataset = load_data(args.data, args.limit, seed=args.seed, max_elements=args.max_elements)
     train, val = dataset.split(args.val_fraction, seed=args.seed)
     objective = optimize.Objective(graph, train, val, loss=args.loss, bind=bind or None)
-    bound = ", ".join(
-        f"{array} -> {input_id}" if array != input_id else input_id
-        for input_id, array in objective.bindings.items()
-    )
+    bound = optimize.describe_bindings(objective.bindings)
     sizes = _count(len(train), "training example") + (f", {len(val)} validation" if val is not None else "")
     return objective, f"data: {dataset.name}, {sizes} ({bound})", _title(objective, dataset.name)
 

@@ -8,7 +8,8 @@ on any graph with a scalar loss.
 >>> objective = optimize.Objective(graph, train, val)
 >>> result = optimize.train(objective, optimize.TrainConfig(steps=2000, lr=1.0))  # doctest: +SKIP
 
-- data: :func:`spiral`, :func:`digits`, :func:`load_npz`, :class:`Dataset`;
+- data: :func:`spiral`, :func:`digits`, :func:`load_npz`, :func:`load_dataset`, :class:`Dataset`, and
+  :func:`feeds_for`, the feeds of a graph's inputs from a dataset (or some of its rows) for one run;
 - :class:`Objective`: L(params) and dL/dparams on the data, compiled once;
 - :func:`train` (gradient descent, minibatch SGD, SGD, momentum, learning-rate decay);
 - :func:`search` (random search, random local search) and :func:`compare` (both against gradient
@@ -18,7 +19,18 @@ on any graph with a scalar loss.
 """
 
 from .compare import Comparison, StrategyOutcome, compare
-from .data import BUILTIN_DATASETS, Dataset, digits, load_dataset, load_npz, spiral
+from .data import (
+    BUILTIN_DATASETS,
+    Dataset,
+    bind_data,
+    describe_bindings,
+    digits,
+    feeds_for,
+    input_bindings,
+    load_dataset,
+    load_npz,
+    spiral,
+)
 from .landscape import Landscape, check_moved_params, loss_landscape
 from .objective import Evaluation, Objective, Params
 from .search import SearchResult, search
@@ -36,14 +48,18 @@ __all__ = [
     "Landscape",
     "Objective",
     "Params",
-    "check_moved_params",
     "SearchResult",
     "StrategyOutcome",
     "Sweep",
     "TrainConfig",
     "TrainResult",
+    "bind_data",
+    "check_moved_params",
     "compare",
+    "describe_bindings",
     "digits",
+    "feeds_for",
+    "input_bindings",
     "load_dataset",
     "load_npz",
     "loss_landscape",

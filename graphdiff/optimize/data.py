@@ -5,21 +5,36 @@ Three sources, none of which downloads anything:
 - :func:`digits`, scikit-learn's bundled 8x8 handwritten digits (1,797 real images; needs the optional
   ``digits`` extra, ``pip install "graphdiff[digits]"``);
 - :func:`load_npz`, any ``.npz`` file of named arrays, read as safely as a spec's array files.
+
+Examples are chosen with :meth:`Dataset.sample` (n at random, seeded), :meth:`Dataset.take` and
+:meth:`Dataset.split`; :func:`input_bindings` says which array feeds which input of a graph, and
+:func:`feeds_for` turns the data (or some of its rows) into checked feeds for one run:
+
+>>> import graphdiff as gd
+>>> from graphdiff.optimize import feeds_for, spiral
+>>> graph = gd.load("examples/spiral_two_layer.json")
+>>> result = graph.run(feeds_for(graph, spiral(), rows=[0, 150]))  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ArrayFileError, GraphdiffError, Problem
+from ..errors import ArrayFileError, FeedError, GraphdiffError, Problem
+from ..executor import bind_feeds
+from ..graph import CheckedGraph
 from ..spec import DEFAULT_MAX_ELEMENTS, read_array
 from ..spec.arrays import npz_keys
+
+if TYPE_CHECKING:
+    from ..api import Graph
 
 #: Names accepted by :func:`load_dataset` besides a path to an .npz file.
 BUILTIN_DATASETS = ("spiral", "digits")
@@ -53,6 +68,16 @@ class Dataset:
     def take(self, rows: np.ndarray, name: str | None = None) -> Dataset:
         """The examples at ``rows`` (an index array), in that order."""
         return Dataset(name or self.name, {k: a[rows] for k, a in self.arrays.items()}, self.description)
+
+    def sample(self, n: int, *, seed: int = 0) -> Dataset:
+        """``n`` examples drawn at random with ``seed``, kept in the data's order, named for their number
+        (``digits (20 examples)``): the lab's ``--limit``."""
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= len(self):
+            raise GraphdiffError(
+                Problem(None, "sample", f"must be between 1 and the {len(self)} examples of {self.name}")
+            )
+        rows = np.sort(np.random.default_rng(seed).permutation(len(self))[:n])
+        return self.take(rows, f"{self.name} ({n} example{'' if n == 1 else 's'})")
 
     def split(self, val_fraction: float, *, seed: int = 0) -> tuple[Dataset, Dataset | None]:
         """A seeded random split into (train, validation); no validation set when the fraction is 0."""
@@ -153,3 +178,164 @@ def load_dataset(source: str, *, max_elements: int = DEFAULT_MAX_ELEMENTS) -> Da
             f"expected {' or '.join(map(json.dumps, BUILTIN_DATASETS))} or an .npz file of named arrays",
         )
     )
+
+
+# --- feeding a graph ----------------------------------------------------------------------------------
+
+
+def input_bindings(
+    graph: Graph | CheckedGraph, dataset: Dataset, bind: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Which array of ``dataset`` feeds which input of ``graph``, as input id -> array name.
+
+    Each array named like an input feeds it; ``bind`` maps input ids to arrays of other names (and wins
+    over the array of the input's own name). Refuses a binding of something that is not an input or to
+    an array the data lacks, and data none of whose arrays feeds an input.
+    """
+    checked = _checked(graph)
+    label = checked.source.label
+    inputs = checked.ids_of_kind("input")
+    bindings = {name: name for name in dataset.arrays if name in inputs}
+    for input_id, array in (bind or {}).items():
+        if input_id not in inputs:
+            raise FeedError(Problem(label, f"bind {input_id}={array}", "not an input of the graph"))
+        if array not in dataset.arrays:
+            raise FeedError(
+                Problem(
+                    label,
+                    f"bind {input_id}={array}",
+                    f"the data has no array {json.dumps(array)} (it has: {', '.join(dataset.arrays)})",
+                )
+            )
+        bindings[input_id] = array
+    if not bindings:
+        raise FeedError(
+            Problem(
+                label,
+                "data",
+                f"no array of {dataset.name} ({', '.join(dataset.arrays)}) is named like an input of the "
+                f"graph ({', '.join(inputs) or 'none'}); bind them by name",
+            )
+        )
+    return bindings
+
+
+def bind_data(
+    graph: Graph | CheckedGraph,
+    dataset: Dataset,
+    bindings: Mapping[str, str],
+    *,
+    rows: Sequence[int] | np.ndarray | None = None,
+    feeds: Mapping[str, Any] | None = None,
+) -> dict[str, np.ndarray]:
+    """Every leaf's value for one run, as :func:`~graphdiff.executor.bind_feeds` gives it, with each
+    input of ``bindings`` fed its array of ``dataset`` (only ``rows`` of it, when given) and the inputs
+    of ``feeds`` fed those values. Checked once: an input neither fed nor bound must have a default, and
+    a problem with a data array's dtype or shape names both the input and the array."""
+    checked = _checked(graph)
+    label = checked.source.label
+    explicit = dict(feeds or {})
+    chosen = _chosen_rows(dataset, rows)
+    for id in checked.ids_of_kind("input"):
+        if id not in bindings and id not in explicit and checked.leaf_values.get(id) is None:
+            raise FeedError(
+                Problem(
+                    label,
+                    f"input {json.dumps(id)}",
+                    f"missing: no array of {dataset.name} ({', '.join(dataset.arrays)}) feeds it and it has "
+                    f"no default value; bind one (--bind {id}=ARRAY, or bind={{{json.dumps(id)}: ...}})",
+                )
+            )
+    data = {
+        id: dataset.arrays[array] if chosen is None else dataset.arrays[array][chosen]
+        for id, array in bindings.items()
+        if id not in explicit
+    }
+    try:
+        return bind_feeds(checked, {**data, **explicit})
+    except FeedError as exc:
+        # bind_feeds knows the input only: say which array of which data it came from.
+        places = {f"feed {json.dumps(id)}": id for id in data}
+        raise FeedError(
+            *(
+                Problem(
+                    p.file,
+                    f"input {json.dumps(places[p.place])} (array {json.dumps(bindings[places[p.place]])} "
+                    f"of {dataset.name})",
+                    p.message,
+                )
+                if p.place in places
+                else p
+                for p in exc.problems
+            )
+        ) from None
+
+
+def feeds_for(
+    graph: Graph | CheckedGraph,
+    dataset: Dataset,
+    *,
+    bind: Mapping[str, str] | None = None,
+    rows: Sequence[int] | np.ndarray | None = None,
+    feeds: Mapping[str, Any] | None = None,
+) -> dict[str, np.ndarray]:
+    """The feeds of ``graph``'s inputs from ``dataset``, ready for ``graph.forward`` or ``graph.run``.
+
+    Each array named like an input feeds it, ``bind`` (input id -> array name) feeds inputs from arrays
+    of other names (see :func:`input_bindings`), and ``rows`` picks examples by index (default: all of
+    them), in the order given: ``rows=[i]`` feeds example ``i`` alone. ``feeds`` are values given
+    explicitly (input id -> value, as ``graph.forward`` takes them): they win over the data for their
+    inputs, except that binding an input and feeding it too is refused. Inputs neither bound nor fed
+    keep their defaults and are not in the result.
+
+    Every feed is checked against the graph here (dtype, shape, symbolic dimensions such as ``N``
+    agreeing across inputs), and a :class:`~graphdiff.FeedError` names the input and the array that do
+    not fit, an input the data cannot feed that has no default, or a row out of range.
+    """
+    checked = _checked(graph)
+    explicit = dict(feeds or {})
+    for id in explicit:
+        if bind and id in bind:
+            raise FeedError(
+                Problem(
+                    checked.source.label,
+                    f"feed {json.dumps(id)}",
+                    f"both fed and bound to the array {json.dumps(bind[id])}: give one",
+                )
+            )
+    bindings = input_bindings(checked, dataset, bind)
+    values = bind_data(checked, dataset, bindings, rows=rows, feeds=explicit)
+    return {id: values[id] for id in checked.ids_of_kind("input") if id in bindings or id in explicit}
+
+
+def describe_bindings(bindings: Mapping[str, str]) -> str:
+    """``X, y`` (arrays feeding the inputs of their names) or ``features -> X, y``."""
+    return ", ".join(f"{array} -> {id}" if array != id else id for id, array in bindings.items())
+
+
+def _checked(graph: Graph | CheckedGraph) -> CheckedGraph:
+    return graph if isinstance(graph, CheckedGraph) else graph.checked
+
+
+def _chosen_rows(dataset: Dataset, rows: Sequence[int] | np.ndarray | None) -> np.ndarray | None:
+    """``rows`` as an index array, each a whole number naming an example of ``dataset``."""
+    if rows is None:
+        return None
+    chosen = []
+    for row in rows:
+        if isinstance(row, bool | np.bool_) or not isinstance(row, int | np.integer):
+            raise GraphdiffError(
+                Problem(dataset.name, "rows", f"expected example numbers (whole numbers), got {row!r}")
+            )
+        if not 0 <= row < len(dataset):
+            raise GraphdiffError(
+                Problem(
+                    dataset.name,
+                    f"row {row}",
+                    f"no such example: {dataset.name} has {len(dataset)}, rows 0 to {len(dataset) - 1}",
+                )
+            )
+        chosen.append(int(row))
+    if not chosen:
+        raise GraphdiffError(Problem(dataset.name, "rows", "no rows chosen"))
+    return np.array(chosen, dtype=np.intp)

@@ -1,5 +1,7 @@
-"""Loss-landscape slices, as in the CS231n notes: the loss along a ray L(W + a W1) or over a plane
-L(W + a W1 + b W2), for random (seeded) or given directions W1, W2.
+"""Loss-landscape slices, as in the CS231n notes: the loss along a ray L(W + a d1) or over a plane
+L(W + a d1 + b d2) through the parameters W, for random (seeded) or given directions d1, d2. (The notes
+write the directions W1, W2; here they are d1, d2, since W1 and W2 are also the names of parameters, the
+spiral net's layers among them.)
 
 The loss of a linear SVM is piecewise linear in W along any ray (a sum of clamped linear terms), and its
 average over examples is a bowl; a neural network's is bumpier. With ``normalize`` each direction is
@@ -54,7 +56,7 @@ def loss_landscape(
     """Evaluate the loss (on all the training data) on a ray or plane through ``at`` (default: the graph's
     parameters), moving the parameters named in ``params`` (default: all of them).
 
-    ``directions`` gives W1 (and W2 for a plane) as arrays by parameter id; otherwise they are drawn
+    ``directions`` gives d1 (and d2 for a plane) as arrays by parameter id; otherwise they are drawn
     from a standard normal with ``seed``.
     """
     center = at if at is not None else objective.initial_params()

@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import FeedError, GraphdiffError, Problem
 from ..executor import Plan, bind_feeds, compile_plan
 from ..graph import CheckedGraph
-from .data import Dataset
+from .data import Dataset, bind_data, input_bindings
 
 if TYPE_CHECKING:
     from ..api import Graph
@@ -92,41 +92,19 @@ class Objective:
 
     def _bindings(self, data: Dataset | None, bind: Mapping[str, str] | None) -> dict[str, str]:
         """input id -> array name."""
-        label = self.graph.source.label
-        inputs = self.graph.ids_of_kind("input")
         if data is None:
             if bind:
+                label = self.graph.source.label
                 raise GraphdiffError(Problem(label, "bind", "there is no data to bind inputs to"))
             return {}
-        bindings = {name: name for name in data.arrays if name in inputs}
-        for input_id, array in (bind or {}).items():
-            if input_id not in inputs:
-                raise FeedError(Problem(label, f"bind {input_id}={array}", "not an input of the graph"))
-            if array not in data.arrays:
-                raise FeedError(
-                    Problem(
-                        label,
-                        f"bind {input_id}={array}",
-                        f"the data has no array {json.dumps(array)} (it has: {', '.join(data.arrays)})",
-                    )
-                )
-            bindings[input_id] = array
-        if not bindings:
-            raise FeedError(
-                Problem(
-                    label,
-                    "data",
-                    f"no array of {data.name} ({', '.join(data.arrays)}) is named like an input of the graph "
-                    f"({', '.join(inputs) or 'none'}); bind them by name",
-                )
-            )
-        return bindings
+        return input_bindings(self.graph, data, bind)
 
     def _check_data(self, data: Dataset | None, split: str) -> dict[str, np.ndarray]:
         """Every leaf's value with the data fed, checked once (dtypes, shapes, symbols)."""
-        feeds = {} if data is None else {i: data.arrays[a] for i, a in self.bindings.items()}
         try:
-            return bind_feeds(self.graph, feeds)
+            if data is None:
+                return bind_feeds(self.graph, {})
+            return bind_data(self.graph, data, self.bindings)
         except FeedError as exc:
             raise FeedError(
                 *(

@@ -3,6 +3,7 @@ state, no window). Callers write them with :func:`graphdiff.fileio.write_atomic`
 
 from __future__ import annotations
 
+import textwrap
 from io import BytesIO
 
 import numpy as np
@@ -139,9 +140,12 @@ def sweep_png(sweep: Sweep, title: str) -> bytes:
 
 
 def landscape_png(landscape: Landscape, title: str) -> bytes:
-    """A line plot (ray) or a heat map with contours (plane); blue is low loss, red high."""
+    """A line plot (ray) or a heat map with contours (plane); blue is low loss, red high.
+
+    The directions are d1 and d2 (the notes' W1 and W2, which are also parameter names, e.g. the spiral
+    net's first layer); W is the point the slice goes through, every moved parameter at once."""
     moved = ", ".join(landscape.params)
-    note = " (directions normalized per parameter)" if landscape.normalized else ""
+    note = "; directions normalized" if landscape.normalized else ""
     if not landscape.is_plane:
         figure = Figure(figsize=(6.4, 4.4), layout="constrained")
         axes = figure.add_subplot()
@@ -150,9 +154,9 @@ def landscape_png(landscape: Landscape, title: str) -> bytes:
         axes.plot(
             [0], [landscape.center_loss], "o", color="black", label=f"W (loss {landscape.center_loss:.4g})"
         )
-        axes.set_xlabel(f"a (the point W + a·W1; moving {moved})")
+        axes.set_xlabel("a (along direction d1: the point W + a·d1)")
         axes.set_ylabel("loss")
-        axes.set_title(f"{title}: L(W + a·W1){note}")
+        axes.set_title(_title_lines(title, f"L(W + a·d1), moving {moved}{note}"), fontsize=11)
         axes.grid(True, alpha=0.3)
         axes.legend()
         return _png(figure)
@@ -174,10 +178,22 @@ def landscape_png(landscape: Landscape, title: str) -> bytes:
     axes.contour(landscape.a, landscape.b, losses.T, levels=12, colors="white", linewidths=0.5, alpha=0.6)
     axes.plot([0], [0], "+", color="white", ms=12, mew=2)
     figure.colorbar(image, ax=axes, label="loss" + (" (log scale)" if wide else ""))
-    axes.set_xlabel("a (along W1)")
-    axes.set_ylabel("b (along W2)")
-    axes.set_title(f"{title}: L(W + a·W1 + b·W2), moving {moved}{note}", fontsize=10)
+    axes.set_xlabel("a (along direction d1)")
+    axes.set_ylabel("b (along direction d2)")
+    axes.set_title(_title_lines(title, f"L(W + a·d1 + b·d2), moving {moved}{note}"), fontsize=10)
     return _png(figure)
+
+
+#: Characters per title line: what fits above a 6.4-inch plot at 10-11 points with room to spare (the
+#: constrained layout makes room for more lines, never for a wider one, which is clipped at the edges).
+_TITLE_WIDTH = 70
+
+
+def _title_lines(*parts: str) -> str:
+    """The parts on lines of their own, each wrapped to :data:`_TITLE_WIDTH` characters."""
+    return "\n".join(
+        line for part in parts for line in textwrap.wrap(part, _TITLE_WIDTH, break_on_hyphens=False)
+    )
 
 
 def comparison_png(comparison: Comparison, title: str) -> bytes:
