@@ -2,6 +2,7 @@
 a gate or wire shows its full value and gradient and an edit of a leaf recomputes everything at once.
 
 - :mod:`.session` holds the state (leaf values, the result, the view) and knows nothing of HTTP;
+- :mod:`.payload` turns arrays into the page's JSON and checks the values the page sends;
 - :mod:`.app` is the Starlette app: the page, its script and style, and a JSON API over the session,
   every request validated (a 4xx with a JSON message, never a traceback page);
 - :mod:`.server` binds 127.0.0.1 and runs the app with uvicorn.
@@ -20,7 +21,8 @@ them; :func:`require_serve` says how to install them.
 from __future__ import annotations
 
 from ..errors import GraphdiffError, Problem
-from .session import DataRows, RequestError, Session
+from .payload import RequestError
+from .session import DataRows, Session
 
 __all__ = ["SERVE_HINT", "DataRows", "RequestError", "Session", "require_serve"]
 

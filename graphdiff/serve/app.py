@@ -35,7 +35,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import GraphdiffError, SpecError
 from ..spec.strict_json import parse_json
-from .session import RequestError, Session
+from .payload import RequestError
+from .session import Session
 
 #: The largest request body read (an edited tensor of MAX_EDIT_ELEMENTS numbers fits many times over).
 MAX_BODY = 1024 * 1024

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from ..api import Graph, Result, json_array, json_number
+from ..api import Graph, Result
 from ..errors import GraphdiffError, Problem
-from ..executor import bind_feeds, numbers_as
+from ..executor import bind_feeds
 from ..gradcheck import check_plan_gradients
 from ..ops import format_shape
 from ..render import DiagramOptions, build_diagram, cluster_of, render_bytes
@@ -32,15 +32,18 @@ from ..render import annotations_of as render_annotations
 from ..render import diagram as diagram_module
 from ..render.diagram import cluster_path
 from ..render.steps import Frame, step_frames
+from .payload import (
+    MAX_EDIT_ELEMENTS,
+    MAX_ROWS,
+    RequestError,
+    array_payload,
+    brief,
+    count_numbers,
+    element_index,
+    leaf_numbers,
+    number,
+)
 
-#: Arrays larger than this are sent to the page as statistics only (a heat map of a million cells helps
-#: no one, and the JSON would be tens of megabytes).
-MAX_SENT_ELEMENTS = 65_536
-#: A leaf set whole from the page may have at most this many elements (larger ones are edited element by
-#: element, or fed at start).
-MAX_EDIT_ELEMENTS = 10_000
-#: At most this many data rows are fed at once: the picture is for looking at a few examples.
-MAX_ROWS = 256
 #: The viewer draws at most this many boxes before collapsing clusters, largest first, as the renderer does.
 MAX_DRAWN = 150
 #: Forward passes one gradient check may spend (two per coordinate), shared among the float leaves, so a
@@ -48,15 +51,6 @@ MAX_DRAWN = 150
 CHECK_PASSES = 400
 #: Step-through frames rendered are kept for the current state, up to this many.
 FRAME_CACHE = 64
-
-
-class RequestError(Exception):
-    """A request the session refuses: ``status`` (4xx) and a one-line message for the page."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -159,8 +153,8 @@ class Session:
                 grad = result.grads.get(id) if result.has_grads else None
                 summaries.append(
                     {
-                        "value": _brief(result.value(id)),
-                        "grad": None if grad is None else _brief(grad),
+                        "value": brief(result.value(id)),
+                        "grad": None if grad is None else brief(grad),
                         "shape": list(result.value(id).shape),
                     }
                 )
@@ -169,7 +163,7 @@ class Session:
                 "version": self.version,
                 "svg": self.svg().decode("utf-8"),
                 "notes": list(notes),
-                "loss": None if loss is None else {"index": self.index[loss], "value": _number(result.loss)},
+                "loss": None if loss is None else {"index": self.index[loss], "value": number(result.loss)},
                 "items": summaries,
                 "collapse": list(self.collapse),
                 "boxes": self.boxes(),
@@ -236,7 +230,7 @@ class Session:
                 "box": k,
                 "name": name,
                 "members": [self.index[m] for m in members],
-                "grad_norm": _number(math.sqrt(sum(squares))) if squares else None,
+                "grad_norm": number(math.sqrt(sum(squares))) if squares else None,
             }
 
     def boxes(self) -> list[str]:
@@ -305,10 +299,10 @@ class Session:
                     "id": row.id,
                     "checked": row.checked,
                     "size": row.size,
-                    "max_error": _number(row.max_error),
+                    "max_error": number(row.max_error),
                     "where": list(row.where),
-                    "analytic": _number(row.analytic),
-                    "numeric": _number(row.numeric),
+                    "analytic": number(row.analytic),
+                    "numeric": number(row.numeric),
                     "passed": row.passed,
                 }
                 for row in report.rows
@@ -316,7 +310,7 @@ class Session:
             return {
                 "version": self.version,
                 "passed": report.passed,
-                "max_error": _number(report.max_error),
+                "max_error": number(report.max_error),
                 "tolerance": report.tolerance,
                 "mode": report.mode,
                 "rows": rows,
@@ -339,11 +333,11 @@ class Session:
             current = self.values[id]
             dtype = checked.types[id].dtype
             if index is None:
-                if isinstance(value, list) and _count(value) > MAX_EDIT_ELEMENTS:
+                if isinstance(value, list) and count_numbers(value) > MAX_EDIT_ELEMENTS:
                     raise RequestError(
                         413, f"a value set at once has at most {MAX_EDIT_ELEMENTS:,} numbers; set elements"
                     )
-                array = _numbers(value, dtype, id)
+                array = leaf_numbers(value, dtype, id)
                 if array.shape != current.shape:
                     raise RequestError(
                         400,
@@ -351,11 +345,11 @@ class Session:
                         f"the value given has shape {format_shape(array.shape)}",
                     )
             else:
-                where = _index(index, current.shape, id)
+                where = element_index(index, current.shape, id)
                 if isinstance(value, list):
                     raise RequestError(400, "with an index, the value is one number")
                 array = current.copy()
-                array[where] = _numbers(value, dtype, id)
+                array[where] = leaf_numbers(value, dtype, id)
             values = dict(self.values)
             values[id] = array
             self._commit(values, self.rows)
@@ -536,108 +530,5 @@ class Session:
         return {**bound, **others}
 
 
-def array_payload(array: np.ndarray) -> dict[str, Any]:
-    """An array for the page: shape, dtype, statistics and (when not too large) every element, flat, in
-    C order, with nan and inf as the strings "nan", "inf", "-inf"."""
-    array = np.asarray(array)
-    payload: dict[str, Any] = {
-        "shape": list(array.shape),
-        "dtype": str(array.dtype),
-        "size": int(array.size),
-        "stats": _stats(array),
-    }
-    if array.size <= MAX_SENT_ELEMENTS:
-        payload["data"] = json_array(array.reshape(-1))
-    else:
-        payload["data"] = None
-        payload["note"] = f"{array.size:,} numbers: too many to show one by one (statistics only)"
-    return payload
-
-
-def _stats(array: np.ndarray) -> dict[str, Any] | None:
-    if array.size == 0 or array.dtype.kind not in "biuf":
-        return None
-    numbers = array.astype(np.float64, copy=False)
-    finite = numbers[np.isfinite(numbers)]
-    stats: dict[str, Any] = {"nonfinite": int(array.size - finite.size)}
-    if finite.size:
-        stats |= {
-            "min": _number(finite.min()),
-            "max": _number(finite.max()),
-            "mean": _number(finite.mean()),
-            "norm": _number(np.linalg.norm(finite)),
-        }
-    return stats
-
-
-def _brief(array: np.ndarray) -> Any:
-    """A scalar as its number; anything else as its statistics (the overview's one line)."""
-    array = np.asarray(array)
-    if array.ndim == 0:
-        return json_array(array)
-    return {"shape": list(array.shape), "stats": _stats(array)}
-
-
-def _number(x: float | np.floating | None) -> float | str | None:
-    return None if x is None else json_number(float(x))
-
-
 def _message(exc: GraphdiffError) -> str:
     return "; ".join(str(problem) for problem in exc.problems)
-
-
-def _numbers(value: Any, dtype: str, id: str) -> np.ndarray:
-    """A value sent for leaf ``id``: numbers of its dtype kind, finite when it is a float."""
-    if value is None or isinstance(value, str | dict):
-        raise RequestError(400, f"the value of {json.dumps(id)} must be a number or a list of numbers")
-    try:
-        array = numbers_as(value, dtype, f"{json.dumps(id)}")
-    except ValueError as exc:
-        raise RequestError(400, f"the value of {json.dumps(id)}: {exc}") from None
-    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
-        raise RequestError(400, f"the value of {json.dumps(id)} must be finite numbers")
-    return array
-
-
-def _index(index: Any, shape: tuple[int, ...], id: str) -> tuple[int, ...]:
-    if not isinstance(index, list) or len(index) != len(shape):
-        raise RequestError(400, f'"index" must be a list of {len(shape)} whole numbers for {json.dumps(id)}')
-    for i, (position, size) in enumerate(zip(index, shape, strict=True)):
-        if not isinstance(position, int) or isinstance(position, bool) or not 0 <= position < size:
-            raise RequestError(
-                400, f"index {i} of {json.dumps(id)} runs from 0 to {size - 1}; got {json.dumps(position)}"
-            )
-    return tuple(index)
-
-
-def _count(value: list) -> int:
-    """How many numbers nested lists hold, at most a little past the edit limit (iteratively)."""
-    total = 0
-    stack: list[Any] = [value]
-    while stack and total <= MAX_EDIT_ELEMENTS:
-        item = stack.pop()
-        if isinstance(item, list):
-            stack.extend(item)
-        else:
-            total += 1
-    return total
-
-
-def parse_rows(text: str, size: int | None = None) -> list[int]:
-    """``"0:4"``, ``"3"`` or ``"1,5,9"`` as row numbers (a range's stop is excluded, as in Python)."""
-    rows: list[int] = []
-    for part in text.split(","):
-        start, sep, stop = part.strip().partition(":")
-        try:
-            if sep:
-                first, last = int(start or 0), int(stop) if stop else size
-                if last is None:
-                    raise ValueError
-                rows.extend(range(first, last))
-            else:
-                rows.append(int(start))
-        except ValueError:
-            raise ValueError(f"expected rows such as 0:4, 3 or 1,5,9; got {text!r}") from None
-        if len(rows) > MAX_ROWS:
-            raise ValueError(f"at most {MAX_ROWS} rows at once")
-    return rows
