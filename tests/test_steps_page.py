@@ -369,7 +369,7 @@ def test_a_small_circuit_fits_the_window_at_a_large_size(pages, tab, tmp_path):
     shoot(tab, tmp_path / "circuit-fit.png")
 
     # a narrower window fits it again, smaller; once the reader has chosen a zoom, it stays
-    tab.set_viewport_size({"width": 800, "height": 800})
+    tab.set_viewport_size({"width": 480, "height": 800})
     tab.wait_for_function(
         f"document.getElementById('view').getAttribute('data-scale') < {now['scale'] * 0.9}"
     )
