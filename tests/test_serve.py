@@ -669,6 +669,56 @@ def test_serve_prints_its_address_serves_the_page_and_stops_on_ctrl_c(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def toy_data(folder: Path) -> Path:
+    """classifier.json beside data.npz, six examples of X (3 features) and y."""
+    rng = np.random.default_rng(1)
+    np.savez(folder / "data.npz", X=rng.standard_normal((6, 3)), y=np.array([0, 1, 1, 0, 1, 0]))
+    return write_spec(folder, "classifier.json", classifier_spec())
+
+
+def test_data_options_are_checked_before_serving_each_in_one_line(tmp_path, capsys):
+    spec = toy_data(tmp_path)
+    data = str(tmp_path / "data.npz")
+    for args, expected in [
+        (["--row", "1"], "--row: needs --data"),
+        (["--bind", "X=X"], "--bind: needs --data"),
+        (["--data", data, "--row", "6"], "--row 6: data.npz has examples 0 to 5"),
+        (["--data", data, "--bind", "X=nothing"], 'the data has no array "nothing"'),
+        (["--data", str(tmp_path / "none.npz")], "none.npz"),
+        (["--data", "nowhere"], "--data nowhere"),
+    ]:
+        code, err = serve(capsys, str(spec), *args)
+        assert code == 2 and len(err) == 1 and expected in err[0], (args, err)
+
+
+def test_serve_with_data_feeds_rows_and_the_page_picks_others(tmp_path):
+    import httpx
+
+    spec = toy_data(tmp_path)
+    before = snapshot(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "graphdiff.cli", "serve", str(spec), "--data", "data.npz", "--row", "4"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = re.search(r"(http://127\.0\.0\.1:\d+/)", proc.stdout.readline()).group(1)
+        assert proc.stdout.readline() == "data: data.npz (6 examples), rows 4: X, y\n"
+        assert httpx.get(url + "api/state", timeout=30).json()["rows"] == [4]
+        state = httpx.post(url + "api/rows", json={"rows": [0, 1, 2]}, timeout=30).json()
+        assert state["rows"] == [0, 1, 2] and state["items"][0]["shape"] == [3, 3]
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130
+    assert snapshot(tmp_path) == before
+
+
 def test_the_server_listens_on_127_0_0_1_only():
     from graphdiff.serve.server import bind
 

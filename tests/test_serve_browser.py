@@ -15,11 +15,12 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
-from helpers import grouped_spec, write_spec
+from helpers import classifier_spec, grouped_spec, write_spec
 
 import graphdiff as gd
-from graphdiff.serve import Session
+from graphdiff.serve import DataRows, Session
 
 pytest.importorskip("uvicorn")
 pytest.importorskip("starlette")
@@ -58,8 +59,8 @@ class Viewer:
 def serve() -> Iterator:
     viewers: list[Viewer] = []
 
-    def start(graph: gd.Graph, feeds: dict | None = None) -> str:
-        viewer = Viewer(Session(graph, feeds))
+    def start(graph: gd.Graph | Session, feeds: dict | None = None) -> str:
+        viewer = Viewer(graph if isinstance(graph, Session) else Session(graph, feeds))
         viewers.append(viewer)
         return viewer.url
 
@@ -235,6 +236,22 @@ def test_an_nchw_activation_is_drawn_as_images_and_a_matrix_as_a_heat_map(serve,
     click(page, f"n{attention.checked.order.index('A')}")  # the (4, 4) attention weights
     assert page.locator("#panel .array.value table.numbers").count() == 1
     assert page.locator("#panel .array.value canvas.heat").count() == 1
+
+
+def test_data_rows_are_picked_in_the_page(serve, page):
+    rng = np.random.default_rng(0)
+    features, labels = rng.standard_normal((6, 3)), np.array([0, 1, 1, 0, 1, 0])
+    data = DataRows("toy", 6, lambda rows: {"X": features[rows], "y": labels[rows]}, initial=(0, 1))
+    open_viewer(page, serve(Session(gd.loads(json.dumps(classifier_spec())), data=data)))
+    assert page.locator("#rows-input").input_value() == "0:2"
+    page.fill("#rows-input", "3:6")
+    page.press("#rows-input", "Enter")
+    wait_for_text(page, "#panel .editor .meta", "toy: 6 examples; the inputs hold rows 3:6")
+    click(page, "n0")  # X now holds rows 3, 4 and 5
+    assert panel_text(page, ".meta").startswith("(3, 3)")
+    page.keyboard.press("Escape")
+    page.click("#panel .editor button[title='the rows before']")
+    wait_for_text(page, "#panel .editor .meta", "toy: 6 examples; the inputs hold rows 0:3")
 
 
 EVIL = '<img src=x onerror="window.hacked=1">'

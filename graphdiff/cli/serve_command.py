@@ -10,13 +10,29 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from typing import TYPE_CHECKING, Any
 
+from .. import optimize
 from ..errors import GraphdiffError, Problem, printable
-from .common import EXIT_OK, add_max_elements_option, examples
+from ..optimize.data import load_dataset
+from ..serve import DataRows
+from ..serve.payload import MAX_ROWS
+from .common import BIND_HELP, DATA_HELP, EXIT_OK, add_max_elements_option, examples, parse_bind
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..api import Graph
+
+
+#: The examples of --data fed at start when --row picks none: a few, for pictures one can read.
+DEFAULT_ROWS = 4
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """Add ``serve`` to the ``graphdiff`` parser."""
+    from .lab_commands import whole_number
+
     serve = commands.add_parser(
         "serve",
         help="open the graph in a live viewer in the browser",
@@ -31,6 +47,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
             "graphdiff serve examples/two_layer_sigmoid.json --open",
             "graphdiff serve examples/self_attention.json --port 8765",
             "graphdiff serve examples/cs231n_circuit.json --feed x=1 --feed z=2",
+            "graphdiff serve examples/digits_cnn.json --data digits",
+            "graphdiff serve examples/digits_softmax.json --data digits --row 7 --row 42",
         ),
     )
     serve.add_argument("file", metavar="FILE", help="a graph spec (.json)")
@@ -50,6 +68,16 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="an input's starting value: a JSON number or list (x=-2, v=[1,2]), an .npy file (X=x.npy) or "
         "an array in an .npz file (X=data.npz:X); repeat for several inputs",
     )
+    serve.add_argument("--data", metavar="SOURCE", help=DATA_HELP + "; the page picks which examples")
+    serve.add_argument("--bind", action="append", default=[], metavar="INPUT=ARRAY", help=BIND_HELP)
+    serve.add_argument(
+        "--row",
+        action="append",
+        type=whole_number,
+        metavar="I",
+        help=f"an example of the data fed at start (counting from 0; repeatable; default the first "
+        f"{DEFAULT_ROWS}); the page feeds others",
+    )
     add_max_elements_option(serve)
     serve.set_defaults(handler=cmd_serve)
 
@@ -68,12 +96,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .graph_commands import parse_feeds
 
     graph = load(args.file, max_elements=args.max_elements)
-    session = Session(graph, parse_feeds(graph, args.feed, args.max_elements))
+    feeds = parse_feeds(graph, args.feed, args.max_elements)
+    data, said = _data_rows(graph, feeds, args)
+    session = Session(graph, feeds, data=data)
     session.svg()  # Graphviz's dot missing or failing is said now, not by the page
     sock = bind(port)
     port = sock.getsockname()[1]
     url = f"http://{HOST}:{port}/"
     print(printable(f"graphdiff serve: {graph.checked.name} at {url} (Ctrl-C stops)"), flush=True)
+    if said is not None:
+        print(printable(said), flush=True)  # names from the data file reach the terminal escaped
     if args.open:
         try:
             webbrowser.open(url)
@@ -81,6 +113,38 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(printable(f"cannot open a browser ({exc}); open {url}"), file=sys.stderr)
     run(create_app(session, port=port), sock)
     return EXIT_OK
+
+
+def _data_rows(
+    graph: Graph, feeds: dict[str, Any], args: argparse.Namespace
+) -> tuple[DataRows | None, str | None]:
+    """The examples --data, --bind and --row ask for, checked against the graph once here (so a mismatch
+    is one line now, not an error in the page), and the line saying what they feed."""
+    bind = parse_bind(args.bind)
+    if args.data is None:
+        for option, given in (("--bind", bind), ("--row", args.row)):
+            if given:
+                raise GraphdiffError(Problem(None, option, "needs --data"))
+        return None, None
+    dataset = load_dataset(args.data, max_elements=args.max_elements)
+    rows = list(args.row) if args.row else list(range(min(DEFAULT_ROWS, len(dataset))))
+    if len(rows) > MAX_ROWS:
+        raise GraphdiffError(Problem(None, "--row", f"at most {MAX_ROWS} examples at once"))
+    for row in rows:
+        if not 0 <= row < len(dataset):
+            raise GraphdiffError(
+                Problem(None, f"--row {row}", f"{dataset.name} has examples 0 to {len(dataset) - 1}")
+            )
+    optimize.feeds_for(graph, dataset, bind=bind, rows=rows, feeds=feeds)  # refuses what does not fit
+    bindings = {i: a for i, a in optimize.input_bindings(graph, dataset, bind).items() if i not in feeds}
+
+    def rows_feeds(picked: np.ndarray) -> dict[str, np.ndarray]:
+        return optimize.feeds_for(graph, dataset, bind=bind, rows=picked)
+
+    shown = ", ".join(map(str, rows[:5])) + (f", ... ({len(rows)} rows)" if len(rows) > 5 else "")
+    said = f"data: {dataset.name} ({len(dataset):,} examples), rows {shown}: "
+    said += optimize.describe_bindings(bindings) or "nothing"
+    return DataRows(dataset.name, len(dataset), rows_feeds, tuple(rows)), said
 
 
 def _port(text: str) -> int:

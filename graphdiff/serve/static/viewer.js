@@ -490,7 +490,7 @@
     const panel = $("panel");
     const s = app.selection;
     // Keep the editor of the selected leaf while its values update (a slider being dragged stays put).
-    const editor = !rebuild && panel.querySelector(".editor");
+    const editor = !rebuild && panel.querySelector(".editor[data-index]");
     let content;
     let shown = s;
     if (!s) content = overview();
@@ -506,7 +506,7 @@
     panel.replaceChildren(...content);
     panel.dataset.selection = selectionKey(shown);
     if (editor) {
-      const fresh = panel.querySelector(".editor");
+      const fresh = panel.querySelector(".editor[data-index]");
       if (fresh && fresh.dataset.key === editor.dataset.key) {
         fresh.replaceWith(editor);
         updateEditor(editor);
@@ -1269,7 +1269,7 @@
   }
 
   function pickElement(it, flat) {
-    const editor = $("panel").querySelector(".editor");
+    const editor = $("panel").querySelector(".editor[data-index]");
     if (!editor || !app.detail || app.detail.index !== it.index) return;
     const index = unravel(flat, app.detail.value.shape);
     app.element = index;
