@@ -71,6 +71,7 @@ def test_the_parser_has_the_documented_commands():
         "run",
         "schema",
         "search",
+        "serve",
         "sweep",
         "train",
         "validate",
