@@ -461,6 +461,25 @@ def test_clusters_collapse_into_a_box_and_expand_again(tmp_path):
     assert_json_error(client.get("/api/box/0"), 404)
 
 
+def test_a_large_graph_starts_with_its_largest_clusters_collapsed():
+    """As the renderer does above 150 boxes: here 'big' (160 nodes) is collapsed, 'small' (20) is not."""
+    leaves = [{"id": "x", "kind": "input", "value": 0.5}]
+    nodes, previous = [], "x"
+    for cluster, count in (("big", 160), ("small", 20)):
+        for k in range(count):
+            nodes.append({"id": f"{cluster}/n{k}", "op": "sin", "inputs": [previous]})
+            previous = f"{cluster}/n{k}"
+    spec = {"format_version": 1, "name": "chain", "leaves": leaves, "nodes": nodes, "loss": previous}
+    client = client_for(Session(gd.loads(json.dumps(spec))))
+    state = client.get("/api/state").json()
+    assert state["collapse"] == ["big"] and state["boxes"] == ["big"]
+    ids = set(svg_texts(state["svg"]))
+    assert "c0" in ids and "n1" not in ids and "n161" in ids
+    assert len(client.get("/api/box/0").json()["members"]) == 160
+    expanded = client.post("/api/view", json={"collapse": []}).json()
+    assert "n1" in set(svg_texts(expanded["svg"]))
+
+
 def test_the_gradient_check_reports_every_float_leaf(circuit):
     check = circuit.post("/api/check", json={}).json()
     assert check["passed"] is True and check["version"] == 0

@@ -1086,7 +1086,7 @@
   // A 3-D array as one image per leading index; a 4-D one (NCHW activations, OIHW kernels) as a grid:
   // a row per sample (or output channel), an image per channel.
   function imageGrid(values, shape, scale, it, hover, pick) {
-    if (shape.length === 4 && shape[1] === 1 && it.kind !== "parameter") return imageRow(values, shape, scale, hover, pick);
+    if (shape.length === 4 && shape[1] === 1) return imageRow(values, shape, scale, it.kind === "parameter" ? "out " : "n ", hover, pick);
     const four = shape.length === 4;
     const [n, c, hgt, wid] = four ? shape : [1, shape[0], shape[1], shape[2]];
     const kernel = four && it.kind === "parameter";
@@ -1119,20 +1119,21 @@
     return wrap;
   }
 
-  // One-channel images (a batch of digits, say) side by side, a caption over each.
-  function imageRow(values, shape, scale, hover, pick) {
+  // One-channel images (a batch of digits, the filters of a first convolution) side by side, a caption
+  // over each.
+  function imageRow(values, shape, scale, caption, hover, pick) {
     const [n, , hgt, wid] = shape;
-    const shown = Math.min(n, 16);
-    const perRow = Math.min(shown, 4);
+    const shown = Math.min(n, 32);
+    const perRow = Math.min(shown, 8);
     const cell = Math.max(1, Math.floor((PANEL_WIDTH / perRow - 10) / Math.max(hgt, wid)));
     const grid = h("div", { class: "heat-grid" });
     grid.style.gridTemplateColumns = "repeat(" + perRow + ", max-content)";
     for (let i = 0; i < shown; i++) {
       const canvas = heatCanvas(values, i * hgt * wid, hgt, wid, Math.min(cell, 12), scale, hover, pick);
-      grid.append(h("div", {}, h("div", { class: "cap" }, "n " + i), canvas));
+      grid.append(h("div", {}, h("div", { class: "cap" }, caption + i), canvas));
     }
     const wrap = h("div", {}, grid);
-    if (n > shown) wrap.append(h("div", { class: "note" }, "not shown: " + (n - shown) + " samples"));
+    if (n > shown) wrap.append(h("div", { class: "note" }, "not shown: " + (n - shown) + (caption === "n " ? " samples" : " filters")));
     return wrap;
   }
 
@@ -1247,7 +1248,7 @@
 
   function elementEditor(it, payload) {
     if (payload.shape.length === 0) return [];
-    const label = h("span", { class: "formula element-label" }, "click an element above");
+    const label = h("span", { class: "formula element-label" }, "");
     const input = h("input", { type: "text", class: "element-input", disabled: true, "aria-label": it.id + " element" });
     const button = h("button", { type: "button", disabled: true }, "Set");
     const apply = () => {
@@ -1265,7 +1266,8 @@
     input.addEventListener("keydown", (event) => {
       if (event.key === "Enter") apply();
     });
-    return [h("div", { class: "row element-row" }, label, h("span", {}, "="), input, button)];
+    const row = h("div", { class: "row element-row", hidden: true }, label, h("span", {}, "="), input, button);
+    return [h("p", { class: "note element-hint" }, "Click a cell above to edit that element."), row];
   }
 
   function pickElement(it, flat) {
@@ -1278,6 +1280,8 @@
     input.disabled = false;
     input.value = full(app.detail.value.data[flat]);
     editor.querySelector(".element-row button").disabled = false;
+    editor.querySelector(".element-row").hidden = false;
+    editor.querySelector(".element-hint").hidden = true;
     input.focus();
     input.select();
   }
