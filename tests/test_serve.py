@@ -488,10 +488,22 @@ def test_the_gradient_check_reports_every_float_leaf(circuit):
         ("y", 1, True),
         ("z", 2, True),
     ]
-    assert all(row["max_error"] < 1e-6 for row in check["rows"])
+    assert all(row["max_error"] < 1e-6 and row["at_kinks"] == 0 for row in check["rows"])
     circuit.post("/api/leaf", json={"id": "x", "value": 1})
     check = circuit.post("/api/check", json={}).json()
     assert check["version"] == 1 and check["rows"][2]["analytic"] == 6.0
+
+
+def test_the_gradient_check_counts_coordinates_at_a_kink_instead_of_failing_them():
+    spec = {
+        "format_version": 1,
+        "name": "kink",
+        "leaves": [{"id": "x", "kind": "input", "value": [0.0, 1.0]}],
+        "nodes": [{"id": "r", "op": "relu", "inputs": ["x"]}, {"id": "L", "op": "sum", "inputs": ["r"]}],
+        "loss": "L",
+    }
+    (row,) = client_for(Session(gd.loads(json.dumps(spec)))).post("/api/check", json={}).json()["rows"]
+    assert (row["id"], row["passed"], row["at_kinks"]) == ("x", True, 1)  # relu at x[0] = 0
 
 
 def test_the_gradient_check_is_bounded_on_large_leaves():

@@ -304,6 +304,8 @@ class Session:
                     "analytic": number(row.analytic),
                     "numeric": number(row.numeric),
                     "passed": row.passed,
+                    # Coordinates within h of a kink (relu at 0, tied maxima): differences cannot check them.
+                    "at_kinks": row.at_kinks,
                 }
                 for row in report.rows
             ]
