@@ -708,6 +708,10 @@ def test_small_tensors_print_in_full_on_one_line_and_large_ones_as_a_range_and_a
     assert drawing.edge(f"{n['c']}->{n['sc']}") == [("[1, 2, 3]ᵀ", GREEN), ("[2, 4, 6]ᵀ", RED)]
     large = drawing.edge(f"{n['V']}->{n['sV']}")
     assert large == [("(10, 10) ∈ [0, 9.9]", GREEN), (f"‖∇‖ {np.linalg.norm(2 * big):.3g}", RED)]
+    from graphdiff.render.labels import wire_value
+
+    assert wire_value(np.zeros((16,)), 4) == "(16,) all 0"
+    assert wire_value(np.full((4, 5), 2, dtype=np.int64), 4) == "(4, 5) int64 all 2"
 
 
 @needs_dot

@@ -209,7 +209,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="what the wires carry (default both; none draws the structure only)",
     )
     render.add_argument(
-        "--direction", choices=["LR", "TB"], default="LR", help="left-to-right (default) or top-to-bottom"
+        "--direction",
+        choices=["auto", "LR", "TB"],
+        default="auto",
+        help="left-to-right, top-to-bottom, or auto (default): left to right when that fits a 16:9 slide, "
+        "else whichever fits one larger",
     )
     render.add_argument(
         "--precision",

@@ -148,6 +148,8 @@ def wire_value(array: np.ndarray, precision: int) -> str:
     digits = min(precision, ENTRY_DIGITS)
     with np.errstate(all="ignore"):
         low, high = _snap([np.min(array), np.max(array)], _scale(array))
+    if low == high:  # a bias at its zero start, a constant fill
+        return f"{_kind(array)} all {format_number(low, digits)}"
     return f"{_kind(array)} ∈ [{format_number(low, digits)}, {format_number(high, digits)}]"
 
 
