@@ -55,7 +55,7 @@ ONNX_FIXTURES = ROOT / "tests" / "onnx_fixtures"
 #: Examples per command in CI: 15 commands, each run a few tens of milliseconds.
 CI_EXAMPLES_PER_COMMAND = 25
 #: Heavy commands (Graphviz runs, ONNX, the demo's three diagrams) get fewer in CI.
-HEAVY_COMMANDS = {"demo": 4, "render": 15, "import": 15, "export": 15}
+HEAVY_COMMANDS = {"demo": 4, "render": 15, "import": 15, "export": 15, "serve": 15}
 #: A single run taking longer than this is a hang (the test fails naming the arguments).
 HANG_SECONDS = 20.0
 EXIT_CODES = {0, 1, 2, 130}
@@ -119,6 +119,8 @@ BASES: dict[str, list[list[str]]] = {
     "sweep": [[*lab, "-q", "--force"] for lab in LAB],
     "landscape": [[*lab, "--points", "3", "-q", "--force"] for lab in LAB],
     "import": [["model.onnx", "-o", "imported.json", "--force"]],
+    # The server itself is replaced (see the test): what is fuzzed is everything before it serves.
+    "serve": [["cs231n_circuit.json", "--port", "0"], ["spiral_two_layer.json", "--data", "spiral"]],
     "export": [
         ["cs231n_circuit.json", "-o", "out.onnx", "--force"],
         ["softmax_classifier.json", "-o", "m.onnx"],
@@ -286,8 +288,16 @@ def examples_for(command: str) -> int:
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_no_command_raises_or_exits_oddly_whatever_the_arguments(command, folders):
+def test_no_command_raises_or_exits_oddly_whatever_the_arguments(command, folders, monkeypatch):
     folder = folders[command]
+    if command == "serve":  # a valid run would serve until Ctrl-C: it binds its port, then stops at once
+        pytest.importorskip("uvicorn")
+        import webbrowser
+
+        from graphdiff.serve import server
+
+        monkeypatch.setattr(server, "run", lambda app, sock: sock.close())
+        monkeypatch.setattr(webbrowser, "open", lambda url: True)
     seen = SEEN.setdefault(command, Counter())
 
     @settings(fuzz_settings.fuzz_profile(), max_examples=examples_for(command))
