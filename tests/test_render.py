@@ -1189,3 +1189,27 @@ def test_render_steps_api_returns_the_index_and_refuses_incomplete_results(tmp_p
     with pytest.raises(gd.GraphdiffError, match="backward has not run"):
         gd.render_steps(graph, graph.forward(), tmp_path / "forward_only")
     assert not (tmp_path / "forward_only").exists() or frame_files(tmp_path / "forward_only") == []
+
+
+@needs_dot
+def test_tooltips_carry_the_full_values_and_hostile_ids_as_written():
+    g = gd.Graph("tips")
+    x = g.input("x", value=[1.0, 2.0, 3.0])
+    hostile = '<script>"\\N&'
+    s = g.apply("square", x, id=hostile)
+    g.set_loss(g.apply("sum", s, id="L"))
+    svg = svg_of(gd.render(g, g.run()))
+    root = ET.fromstring(svg)
+    titles = [a.get(f"{XLINK_NS}title") for a in root.iter(f"{SVG_NS}a") if a.get(f"{XLINK_NS}title")]
+    wire = next(t for t in titles if t.startswith("x → "))
+    assert wire.splitlines() == [f"x → {hostile}", "value (3,) float64", "[1., 2., 3.]",
+                                 "gradient (3,) float64", "[2., 4., 6.]"]  # fmt: skip
+    assert b"<script>" not in svg  # the id reaches the SVG only escaped
+    big = gd.Graph("big")
+    v = big.parameter("v", np.arange(1000.0))
+    big.set_loss(big.apply("sum", big.apply("square", v, id="sq"), id="L"))
+    tips = [
+        a.get(f"{XLINK_NS}title") for a in ET.fromstring(svg_of(gd.render(big, big.run()))).iter(f"{SVG_NS}a")
+    ]
+    tip = next(t for t in tips if t and t.startswith("v → sq"))
+    assert "first: 0, 1, 2, 3, 4, 5, 6, 7, …" in tip and len(tip) < 400

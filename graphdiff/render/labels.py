@@ -172,12 +172,13 @@ def colored(lines: list[str], color: str) -> str:
     return "<BR/>".join(f'<FONT COLOR="{color}">{escape(line)}</FONT>' for line in lines)
 
 
-#: A tooltip prints a tensor's entries up to this many, else its summary and its corners.
+#: A tooltip prints a tensor's entries up to this many, else its summary and its first TOOLTIP_HEAD entries.
 TOOLTIP_ELEMENTS = 64
+TOOLTIP_HEAD = 8
 
 
 def tooltip(title: str, value: np.ndarray | None, grad: np.ndarray | None, precision: int) -> str:
-    """Hover text with the full value and gradient (a large tensor: its summary and corners), as a DOT
+    """Hover text with the full value and gradient (a large tensor: its summary and first entries), as a DOT
     string that is never read as HTML, with user text escaped for DOT's escString (backslashes doubled, so
     ``\\N`` stays text) and lines split by DOT's ``\\n``."""
     lines = [title]
@@ -189,10 +190,14 @@ def tooltip(title: str, value: np.ndarray | None, grad: np.ndarray | None, preci
             lines.append(f"{name} {format_number(array.item(), precision)}")
             continue
         lines.append(f"{name} {format_shape(array.shape)} {array.dtype}")
-        if array.size:
-            with np.printoptions(precision=precision, threshold=TOOLTIP_ELEMENTS, edgeitems=2, linewidth=72):
-                lines += np.array2string(denoised(array), separator=", ").splitlines()[:24]
-        if array.size > TOOLTIP_ELEMENTS:
+        if 0 < array.size <= TOOLTIP_ELEMENTS:
+            with np.printoptions(precision=precision, linewidth=72):
+                lines += np.array2string(denoised(array), separator=", ").splitlines()
+        elif array.size:
+            # numpy's summarised printing costs a millisecond a tensor, and a diagram has a tooltip on every
+            # wire: the statistics and the first entries in order say as much, far faster.
             lines += summarize(array, precision, gradient=name == "gradient")[1:]
+            head = denoised(array.ravel()[:TOOLTIP_HEAD])
+            lines.append("first: " + ", ".join(format_number(x, precision) for x in head.tolist()) + ", …")
     text = "\\n".join(line.translate(_CONTROL).replace("\\", "\\\\") for line in lines)
     return graphviz.nohtml(text)
