@@ -336,7 +336,7 @@ def test_when_dot_fails_one_line_names_the_file_and_dots_first_error(suffix, wor
 
 @needs_dot
 def test_when_dot_fails_on_a_frame_the_line_names_that_frame(work, tmp_path):
-    env = failing_dot_at(tmp_path / "stub", 3)
+    env = failing_dot_at(tmp_path / "stub", 4)  # after the frames' direction (a -Tplain layout) and 2 frames
     assert_refused_cleanly(
         work,
         "render",
@@ -499,7 +499,8 @@ def test_a_folder_written_before_folders_had_a_manifest_is_replaced_with_force(w
 def test_dot_failing_midway_leaves_the_folder_as_it_was(existing, work, tmp_path):
     if existing:
         made_steps(work, "--title", "old")
-    env = failing_dot_at(tmp_path / "stub", 4)
+    # Calls: out.svg's direction (a -Tplain layout) and its SVG, the frames' direction, frames 1 and 2.
+    env = failing_dot_at(tmp_path / "stub", 6)
     assert_refused_cleanly(
         work,
         "render",
@@ -511,7 +512,7 @@ def test_dot_failing_midway_leaves_the_folder_as_it_was(existing, work, tmp_path
         "steps",
         "--force",
         env=env,
-        expected="steps/frame-003.svg: Graphviz's dot failed",  # call 1 drew out.svg: neither is written
+        expected="steps/frame-003.svg: Graphviz's dot failed",  # out.svg was drawn: neither is written
     )
 
 
@@ -684,7 +685,8 @@ def test_the_demo_never_writes_into_a_folder_holding_other_files(force, tmp_path
 
 @needs_dot
 def test_the_demo_writes_nothing_when_dot_fails(tmp_path):
-    env = failing_dot_at(tmp_path / "stub", 3)  # the svg and png are drawn, the first frame fails
+    # dot: the direction (-Tplain), the svg, the png, the frames' direction, then the first frame fails
+    env = failing_dot_at(tmp_path / "stub", 5)
     work = tmp_path / "work"
     work.mkdir()
     assert_refused_cleanly(
@@ -772,7 +774,14 @@ def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(reaped, tm
 def test_a_killed_steps_writers_temporary_folder_is_removed_by_the_next_write(work, tmp_path):
     stub = tmp_path / "stub"
     proc = start_cli(
-        "render", "circuit.json", *FEED, "--steps", "steps", cwd=work, env=sleeping_dot_at(stub, 3)
+        # dot's calls: the frames' direction (a -Tplain layout), then frames 1, 2 and 3 (where it sleeps)
+        "render",
+        "circuit.json",
+        *FEED,
+        "--steps",
+        "steps",
+        cwd=work,
+        env=sleeping_dot_at(stub, 4),
     )
     try:
         wait_for(stub / "ready")
@@ -815,7 +824,14 @@ def test_a_live_concurrent_writers_temporary_file_is_never_removed(tmp_path):
 def test_a_live_concurrent_steps_writers_temporary_folder_is_never_removed(work, tmp_path):
     stub = tmp_path / "stub"
     proc = start_cli(
-        "render", "circuit.json", *FEED, "--steps", "steps", cwd=work, env=sleeping_dot_at(stub, 3)
+        # dot's calls: the frames' direction (a -Tplain layout), then frames 1, 2 and 3 (where it sleeps)
+        "render",
+        "circuit.json",
+        *FEED,
+        "--steps",
+        "steps",
+        cwd=work,
+        env=sleeping_dot_at(stub, 4),
     )
     try:
         wait_for(stub / "ready")

@@ -175,7 +175,7 @@ def _padded(lines: list[str], texts: list[str]) -> str:
     with the longest line, and neighbouring labels stay apart as drawn, not only as measured."""
     longest = max(map(len, texts), default=0)
     side = math.ceil(LABEL_PADDING + 0.025 * 6.0 * longest)  # about 6 pt per character at 10 pt
-    spacer = f'<TD FIXEDSIZE="TRUE" WIDTH="{side}" HEIGHT="1"></TD>'
+    spacer = f'<TD FIXEDSIZE="TRUE" WIDTH="{side}" HEIGHT="2" CELLPADDING="0"></TD>'
     cell = "<BR/>".join(lines)
     return (
         '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
