@@ -1,12 +1,13 @@
-"""Fuzzing the spec loader: whatever the bytes, loading succeeds or raises graphdiff's own error, quickly,
-without allocating much more than the input's size.
+"""Fuzzing the spec loader: whatever the bytes, loading succeeds or raises graphdiff's own error, without
+hanging or allocating much more than the input's size.
 
 Every load here goes through :func:`measure`, which times it (``time.perf_counter``), records its peak
 allocation (``tracemalloc``) and then checks (:func:`check`):
 
 - the only exception that escapes is a :class:`graphdiff.GraphdiffError` (or a subclass), or none;
-- the load took less than ``MAX_SECONDS`` (a load still running after ``HANG_SECONDS`` is interrupted
-  and reported as a hang);
+- the load did not hang (one still running after ``HANG_SECONDS`` is interrupted and reported as a hang;
+  that timeout only stops a runaway load: how long loads take is reported, never asserted, since the
+  suite asserts no wall-clock time);
 - the peak allocation stayed under ``ALLOCATION_FACTOR`` times the size of the files read plus
   ``ALLOCATION_SLACK`` (and, as a safety net, the process may not grow by more than ``ADDRESS_SPACE_CAP``
   during a load, so a runaway allocation fails fast instead of swapping).
@@ -69,8 +70,7 @@ FIXTURES = ROOT / "tests" / "fixtures"
 EXAMPLE_SPECS = sorted((ROOT / "examples").glob("*.json")) + [FIXTURES / "format_v1.json"]
 GRAPHDIFF_DIR = Path(gd.__file__).resolve().parent
 
-#: The time bound of one load, and when a load is interrupted as hung.
-MAX_SECONDS = 2.0
+#: When a load is interrupted as hung (a runaway, far beyond any real load's time).
 HANG_SECONDS = 6.0
 #: The allocation bound of one load: this many times the bytes of the files it reads, plus this much.
 ALLOCATION_FACTOR = 50
@@ -272,8 +272,6 @@ def check(outcome: Outcome, stats: Figures | None = None, evidence: Evidence = E
     problems = []
     if isinstance(error, Hang):
         problems.append(f"hung (interrupted after {HANG_SECONDS} s)")
-    elif outcome.seconds >= MAX_SECONDS:
-        problems.append(f"took {outcome.seconds:.2f} s (bound {MAX_SECONDS} s)")
     if outcome.peak >= outcome.allocation_bound:
         problems.append(
             f"allocated {outcome.peak} bytes at peak for {outcome.size} bytes of input "
@@ -1519,13 +1517,10 @@ def test_the_harness_flags_foreign_exceptions_slow_loads_and_large_allocations(m
 
     with pytest.raises(LoaderBug, match="allocated"):
         check(measure(hungry, size=10, what="hungry"))
-    slow = Outcome(None, MAX_SECONDS + 0.5, 0, 10, "slow")
-    with pytest.raises(LoaderBug, match="took"):
-        check(slow)
     check(measure(lambda: gd.loads("{"), size=1, what="graphdiff error"))  # a GraphdiffError is fine
     monkeypatch.setattr(sys.modules[__name__], "HANG_SECONDS", 0.2)
     hung = measure(lambda: time.sleep(30), size=10, what="hung")
-    assert isinstance(hung.error, Hang) and hung.seconds < 5
+    assert isinstance(hung.error, Hang)  # the 30 s sleep was interrupted
     with pytest.raises(LoaderBug, match="hung"):
         check(hung)
 
