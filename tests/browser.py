@@ -27,7 +27,9 @@ FLAGS = [
     "--disable-sync",
 ]
 
-needs_browser = pytest.mark.skipif(BROWSER is None, reason="no chromium, chromium-browser or google-chrome on PATH")
+needs_browser = pytest.mark.skipif(
+    BROWSER is None, reason="no chromium, chromium-browser or google-chrome on PATH"
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +37,9 @@ def browser() -> Iterator[object]:
     """One headless Chromium per test module (each test opens its own page)."""
     if BROWSER is None:
         pytest.skip("no chromium, chromium-browser or google-chrome on PATH")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright's Python package is not installed")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="Playwright's Python package is not installed"
+    )
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=BROWSER, headless=True, args=FLAGS)
         try:

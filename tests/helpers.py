@@ -234,3 +234,16 @@ def grouped_spec() -> dict:
         ],
         "loss": "out/f",
     }
+
+
+def call(capsys, *args: object) -> tuple[int, str, str]:
+    """``graphdiff ARGS`` in-process: (exit code, stdout, stderr); argparse's SystemExit is an exit code."""
+    from graphdiff.cli import main
+
+    capsys.readouterr()
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from helpers import (
     assert_no_traceback,
+    call,
     circuit_spec,
     classifier_spec,
     log_spec,
@@ -44,14 +45,6 @@ def folder(tmp_path, monkeypatch) -> Path:
     write_spec(tmp_path, "classifier.json", classifier_spec())
     write_spec(tmp_path, "logs.json", log_spec())
     return tmp_path
-
-
-def call(capsys, *args: str) -> tuple[int, str, str]:
-    """``graphdiff ARGS`` in-process: (exit code, stdout, stderr)."""
-    capsys.readouterr()
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # --- help, demo, schema ---------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import assert_no_traceback, problem_lines, run_cli, snapshot
+from helpers import assert_no_traceback, call, problem_lines, run_cli, snapshot
 
 import graphdiff as gd
 from graphdiff import optimize
@@ -52,14 +52,6 @@ LAB_EXAMPLES = [
 def folder(tmp_path, monkeypatch) -> Path:
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-def call(capsys, *args: str) -> tuple[int, str, str]:
-    """``graphdiff ARGS`` in-process: (exit code, stdout, stderr)."""
-    capsys.readouterr()
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_line(err: str, *needles: str) -> str:

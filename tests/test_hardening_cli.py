@@ -25,7 +25,7 @@ import types
 from pathlib import Path
 
 import pytest
-from helpers import assert_no_traceback, grouped_spec, snapshot, write_spec
+from helpers import assert_no_traceback, call, grouped_spec, snapshot, write_spec
 
 from graphdiff.cli import graph_commands, lab_commands, main
 
@@ -56,17 +56,6 @@ def stub_plots(monkeypatch) -> None:
         loss_curve_png=draw, comparison_png=draw, sweep_png=draw, landscape_png=draw
     )
     monkeypatch.setattr(lab_commands, "_plots", lambda: plots)
-
-
-def call(capsys, *args: str) -> tuple[int, str, str]:
-    """``graphdiff ARGS`` in-process: (exit code, stdout, stderr); argparse's SystemExit is an exit code."""
-    capsys.readouterr()
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_line(err: str, *needles: str) -> str:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import call
 
 import graphdiff as gd
 from graphdiff import fileio
@@ -113,14 +114,6 @@ def stub_plots(monkeypatch) -> None:
         loss_curve_png=draw, comparison_png=draw, sweep_png=draw, landscape_png=draw
     )
     monkeypatch.setattr(lab_commands, "_plots", lambda: plots)
-
-
-def call(capsys, *args: str) -> tuple[int, str, str]:
-    """``graphdiff ARGS`` in-process: (exit code, stdout, stderr)."""
-    capsys.readouterr()
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def ok(capsys, *args: str) -> str:
