@@ -30,18 +30,37 @@ UNARY = ["tanh", "sigmoid", "relu", "square", "neg", "abs", "exp"]
 BINARY = ["add", "sub", "mul", "maximum", "minimum"]
 
 
-def run_both(graph: gd.Graph, feeds=None, wrt=None):
-    """(values, grads) of the plain plan and of the forced batched plan."""
+def run_path(graph: gd.Graph, path: str, feeds=None, wrt=None, keep="all"):
+    """(values, grads) of ``graph`` run by the plan forced onto ``path``."""
     checked = graph.checked
-    results = []
-    for batch in (False, True):
-        plan = compile_plan(checked, batch_scalars=batch)
-        assert (plan.batches is not None) == batch
-        trace = plan.forward(bind_feeds(checked, feeds))
-        gradients = plan.backward(trace, wrt=wrt)
-        values = {id: trace.value(id) for id in checked.order}
-        results.append((values, gradients.grads))
-    return results
+    plan = compile_plan(checked, path=path)
+    expected = {"interpreter": None, "batched": plan.batches, "scalars": plan.fast}[path]
+    assert plan.fast is expected and (path == "interpreter" or plan.fast is not None)
+    trace = plan.forward(bind_feeds(checked, feeds), keep=keep)
+    gradients = plan.backward(trace, wrt=wrt)
+    values = {id: trace.value(id) for id in checked.order if plan.slot_of(id) not in trace.freed}
+    return values, gradients.grads
+
+
+def run_both(graph: gd.Graph, feeds=None, wrt=None):
+    """(values, grads) of the interpreter's plan and of the forced batched plan."""
+    return run_path(graph, "interpreter", feeds, wrt), run_path(graph, "batched", feeds, wrt)
+
+
+def kept_like(plain, fast):
+    """``fast``'s values restricted to those ``plain`` kept (all of which ``fast`` must have)."""
+    values, grads = fast
+    assert plain[0].keys() <= values.keys()
+    return {id: values[id] for id in plain[0]}, grads
+
+
+def assert_identical(plain, fast):
+    """The same values and gradients, bit for bit, with the same dtypes."""
+    for got, want in zip(fast, plain, strict=True):
+        assert got.keys() == want.keys()
+        for id in want:
+            assert got[id].shape == want[id].shape and got[id].dtype == want[id].dtype, id
+            np.testing.assert_array_equal(got[id], want[id], err_msg=id)
 
 
 def assert_same(plain, batched):
@@ -58,14 +77,14 @@ def assert_same(plain, batched):
 
 
 @st.composite
-def scalar_graphs(draw) -> gd.Graph:
+def scalar_graphs(draw, dtype: str = "float64") -> gd.Graph:
     graph = gd.Graph("random_scalars")
     leaves = draw(st.integers(1, 6))
     values = st.floats(-2, 2, allow_nan=False).filter(lambda v: abs(v) > 1e-3)
     tensors = [
-        graph.parameter(f"p{i}", value=draw(values))
+        graph.parameter(f"p{i}", value=draw(values), dtype=dtype)
         if draw(st.booleans())
-        else graph.input(f"i{i}", value=draw(values))
+        else graph.input(f"i{i}", value=draw(values), dtype=dtype)
         for i in range(leaves)
     ]
     for _ in range(draw(st.integers(1, 40))):
@@ -88,6 +107,22 @@ def scalar_graphs(draw) -> gd.Graph:
 def test_batched_scalar_graphs_give_the_plain_results(graph):
     plain, batched = run_both(graph)
     assert_same(plain, batched)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["float64", "float32"]).flatmap(scalar_graphs), st.sampled_from(["all", "backward"]))
+def test_every_path_gives_the_interpreters_numbers_in_both_memory_modes_and_dtypes(graph, keep):
+    dtype = graph.checked.types[graph.loss].dtype
+    plain = run_path(graph, "interpreter", keep=keep)
+    # The scalar paths keep their few numbers either way: compare the values the interpreter kept.
+    scalars, batched = (kept_like(plain, run_path(graph, path, keep=keep)) for path in ("scalars", "batched"))
+    assert_identical(plain, scalars)  # the same operations in the same order
+    if dtype == "float64":
+        assert_same(plain, batched)
+    else:
+        for id in plain[1]:
+            assert batched[1][id].dtype == np.float32
+            np.testing.assert_allclose(batched[1][id], plain[1][id], rtol=2e-5, atol=1e-6, err_msg=id)
 
 
 def scalar_mlp(points: int, seed: int = 0, dtype: str = "float64") -> gd.Graph:
@@ -180,7 +215,7 @@ def test_edge_gradients_come_from_the_plain_path():
     trace = plan.forward(bind_feeds(graph.checked, None))
     gradients = plan.backward(trace, record_edges=True)
     assert gradients.edge_grads
-    plain = compile_plan(graph.checked, batch_scalars=False)
+    plain = compile_plan(graph.checked, path="interpreter")
     expected = plain.backward(plain.forward(bind_feeds(graph.checked, None)), record_edges=True)
     for key, grad in expected.edge_grads.items():
         np.testing.assert_allclose(gradients.edge_grads[key], grad, rtol=1e-14)
@@ -217,7 +252,7 @@ def op_sandwich(case: OpCase, family: Family) -> tuple[gd.Graph, list[str]]:
 )
 def test_memory_saving_mode_gives_the_same_gradients_for_every_op(case, family):
     graph, params = op_sandwich(case, family)
-    plan = compile_plan(graph.checked, batch_scalars=False)
+    plan = compile_plan(graph.checked, path="interpreter")
     values = bind_feeds(graph.checked, None)
     full = plan.backward(plan.forward(values), wrt=params).grads
     trace = plan.forward(values, keep="backward")

@@ -273,7 +273,7 @@ def test_batched_scalar_graphs_of_the_new_ops_give_the_plain_results(dtype):
     checked = g.checked
     results = []
     for batch in (False, True):
-        plan = compile_plan(checked, batch_scalars=batch)
+        plan = compile_plan(checked, path="batched" if batch else "interpreter")
         assert (plan.batches is not None) == batch
         trace = plan.forward(bind_feeds(checked, None))
         grads = plan.backward(trace).grads
@@ -295,7 +295,7 @@ def test_a_scalar_graph_with_a_comparison_runs_step_by_step():
     for _ in range(300):
         h = gd.where(gd.greater(h, 0.0), gd.sin(h), gd.cos(h))
     g.set_loss(h)
-    assert compile_plan(g.checked, batch_scalars=True).batches is None
+    assert compile_plan(g.checked, path="batched").batches is None
 
 
 # --- comparisons -----------------------------------------------------------------------------------------

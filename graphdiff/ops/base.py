@@ -12,7 +12,7 @@ and anything else is a mismatch, so a graph that checks passes every feed whose 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -23,6 +23,9 @@ from ..errors import ShapeError
 
 Dim = int | str
 Shape = tuple[Dim, ...]
+#: An elementwise op's gradient for one input, before un-broadcasting: (upstream, out, input values) ->
+#: upstream x the local derivative, elementwise (see :meth:`Op.local_gradients`).
+LocalGradient = Callable[[Any, Any, tuple[Any, ...]], Any]
 
 FLOAT_DTYPES = ("float64", "float32")
 #: Every dtype a value may have: floats carry gradients; int64 (indices, labels) and bool (masks,
@@ -187,6 +190,11 @@ class Op:
         input that is not needed, and so skip its work.
         """
         raise NotImplementedError
+
+    def local_gradients(self, attrs: Any) -> tuple[LocalGradient, ...]:
+        """For an ``elementwise`` op: one function per input giving upstream x local derivative on values
+        of one shape (nothing to un-broadcast). The scalar fast path calls them on numpy scalars."""
+        raise NotImplementedError(f"{self.name} is not elementwise")
 
     def input_name(self, index: int) -> str:
         """The name of input ``index``: ``x``, or ``inputs[2]`` for the repeating input of a variadic op."""

@@ -25,6 +25,7 @@ from scipy import special
 
 from .base import (
     Attrs,
+    LocalGradient,
     Op,
     TensorType,
     broadcast_shapes,
@@ -48,6 +49,12 @@ def _softplus(x: np.ndarray) -> np.ndarray:
         return np.logaddexp(0.0, x)
 
 
+def _share(wins: np.ndarray, ties: np.ndarray, upstream: np.ndarray) -> np.ndarray:
+    """1 where an input wins, 0.5 where it ties, 0 elsewhere, in the upstream's dtype (0.5 times a mask
+    alone would be float64, and a float32 gradient would be computed in float64)."""
+    return (wins + 0.5 * ties).astype(upstream.dtype, copy=False)
+
+
 class UnaryElementwise(Op):
     """f(x) applied to every element; the gradient is upstream x f'(x), elementwise."""
 
@@ -61,6 +68,10 @@ class UnaryElementwise(Op):
     def vjp(self, attrs, upstream, out, values, needs):
         (x,) = values
         return (self.grad_x(attrs, upstream, out, x),)
+
+    def local_gradients(self, attrs: Any) -> tuple[LocalGradient, ...]:
+        grad_x = self.grad_x
+        return (lambda upstream, out, values: grad_x(attrs, upstream, out, values[0]),)
 
     def grad_x(self, attrs: Any, upstream: np.ndarray, out: np.ndarray, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -82,6 +93,13 @@ class BinaryElementwise(Op):
         grad_a = unbroadcast(self.grad_a(upstream, out, a, b), a.shape) if needs[0] else None
         grad_b = unbroadcast(self.grad_b(upstream, out, a, b), b.shape) if needs[1] else None
         return grad_a, grad_b
+
+    def local_gradients(self, attrs: Any) -> tuple[LocalGradient, ...]:
+        grad_a, grad_b = self.grad_a, self.grad_b
+        return (
+            lambda upstream, out, values: grad_a(upstream, out, *values),
+            lambda upstream, out, values: grad_b(upstream, out, *values),
+        )
 
     def grad_a(self, upstream: np.ndarray, out: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -180,10 +198,10 @@ class Maximum(BinaryElementwise):
         return np.maximum(a, b)
 
     def grad_a(self, upstream, out, a, b):
-        return upstream * ((a > b) + 0.5 * (a == b))
+        return upstream * _share(a > b, a == b, upstream)
 
     def grad_b(self, upstream, out, a, b):
-        return upstream * ((b > a) + 0.5 * (a == b))
+        return upstream * _share(b > a, a == b, upstream)
 
 
 @register
@@ -198,10 +216,10 @@ class Minimum(BinaryElementwise):
         return np.minimum(a, b)
 
     def grad_a(self, upstream, out, a, b):
-        return upstream * ((a < b) + 0.5 * (a == b))
+        return upstream * _share(a < b, a == b, upstream)
 
     def grad_b(self, upstream, out, a, b):
-        return upstream * ((b < a) + 0.5 * (a == b))
+        return upstream * _share(b < a, a == b, upstream)
 
 
 @register
