@@ -2,8 +2,10 @@
 
 Every workload is built in every installed system from the same seeded data. Before anything is timed,
 each system's loss and gradients are checked against hand-written numpy's; then each system is timed in
-its own subprocess, peak memory is measured in fresh subprocesses, and graphdiff's load + check + compile
-time is measured on generated specs of growing size. The report is a markdown document on stdout.
+its own subprocess, peak memory is measured in fresh subprocesses, graphdiff's load + check + compile
+time is measured on generated specs of growing size, and the start-up of a whole `graphdiff grad` process
+is timed next to Python's own. The report (with the issue's targets, met or missed) is a markdown
+document on stdout.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import measure
 import report
 import specs
+import startup
 from supervise import Limits, run_worker
 from systems import SYSTEMS
 from workloads import SCALAR_MLP_NODES_PER_POINT, WORKLOADS, make_data
@@ -35,6 +38,7 @@ examples:
   python benchmarks/run.py --threads 1                  # steadier numbers on a busy machine
   python benchmarks/run.py --workloads cnn --threads 1 --scaling-sizes ""   # the CNN only
   python benchmarks/run.py --python torch=/tmp/torchenv/bin/python          # torch from another venv
+  python benchmarks/run.py --workloads mlp_tensor --scaling-sizes "" --startup-runs 0   # one workload
 
 Peers (PyTorch, JAX, micrograd, autograd) come with the bench extra: pip install -e ".[bench]".
 Systems that are not installed are skipped with a note. A system installed in another environment
@@ -44,6 +48,8 @@ Exit status: 0, or 1 if a system disagrees with hand-written numpy or a measurem
 
 FULL_SCALING = "10000,100000,1000000"
 QUICK_SCALING = "1000,10000"
+FULL_STARTUP_RUNS = 10
+QUICK_STARTUP_RUNS = 3
 
 
 def _list(choices: list[str]):
@@ -68,6 +74,16 @@ def _positive(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"not a whole number (0 or more): {text!r}")
     return value
 
 
@@ -142,6 +158,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "empty to skip)",
     )
     parser.add_argument(
+        "--startup-runs",
+        type=_count,
+        help=f"timed runs of each start-up command (default {FULL_STARTUP_RUNS}; quick "
+        f"{QUICK_STARTUP_RUNS}; 0 to skip)",
+    )
+    parser.add_argument(
         "--setup-timeout",
         type=float,
         help="seconds a system may take to build one workload (default 120; quick 20)",
@@ -171,6 +193,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.rounds = 1 if args.quick else 3
     if args.scaling_sizes is None:
         args.scaling_sizes = _sizes(QUICK_SCALING if args.quick else FULL_SCALING)
+    if args.startup_runs is None:
+        args.startup_runs = QUICK_STARTUP_RUNS if args.quick else FULL_STARTUP_RUNS
     args.limits = Limits(
         setup_s=args.setup_timeout or (20 if args.quick else 120),
         total_s=args.timeout or (60 if args.quick else 900),
@@ -340,6 +364,24 @@ def run_scaling(args: argparse.Namespace, results: dict[str, Any]) -> None:
                 break  # larger sizes would fail too
 
 
+def run_startup(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """``graphdiff grad`` on the circuit's spec as a whole process, next to ``python -c pass``,
+    ``python -c "import numpy"`` and, when torch is among the systems and installed, ``python -c "import
+    torch"`` in torch's interpreter (``--python torch=...``, else this one)."""
+    torch_python = None
+    if "torch" in args.systems and not SYSTEMS["torch"].missing(args.python.get("torch")):
+        torch_python = args.python.get("torch", sys.executable)
+    with tempfile.TemporaryDirectory(prefix="graphdiff-startup-") as folder:
+        spec, _, _ = specs.circuit(Path(folder), make_data("circuit", args.quick))
+        rows = startup.commands(spec, torch_python)
+        log(f"start-up: {args.startup_runs} runs each of {'; '.join(row['label'] for row in rows)}")
+        records = startup.measure(rows, args.startup_runs)
+    results["startup"] = {"runs": args.startup_runs, "records": records}
+    for record in records:
+        outcome = report.fmt_time(record["median_s"]) if record["status"] == "ok" else record["message"]
+        log(f"  {record['label']}: {outcome}")
+
+
 def failures(results: dict[str, Any]) -> list[str]:
     found = []
     for workload, by_system in results["timing"].items():
@@ -352,6 +394,9 @@ def failures(results: dict[str, Any]) -> list[str]:
     for record in results.get("scaling", []):
         if record["status"] in ("error", "crashed"):
             found.append(f"{record['status'].upper()}: load + check + compile of {record['target']:,} nodes")
+    for record in results.get("startup", {}).get("records", []):
+        if record["status"] != "ok":
+            found.append(f"ERROR: start-up of {record['label']}: {record.get('message')}")
     return found
 
 
@@ -369,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         "skipped": {},
         "memory": {},
         "scaling": [],
+        "startup": {},
     }
     run_timing(args, results)
     if not args.no_memory:
@@ -378,6 +424,11 @@ def main(argv: list[str] | None = None) -> int:
             run_scaling(args, results)
         else:
             log("load + check + compile: skipped (graphdiff is not among the systems run)")
+    if args.startup_runs:
+        if "graphdiff" in results["versions"]:
+            run_startup(args, results)
+        else:
+            log("start-up: skipped (graphdiff is not among the systems run)")
     text = report.markdown(results)
     print(text, end="")
     if args.markdown_out:

@@ -124,6 +124,28 @@ def scalar_mlp(folder: Path, d: dict[str, Any], name: str = "scalar_mlp") -> tup
     return write_spec(folder, name, scalar_mlp_leaves(d), scalar_mlp_nodes(d), "loss")
 
 
+def mlp_tensor(folder: Path, d: dict[str, Any]) -> tuple[Path, int, int]:
+    """The scalar MLP's network with tensors: X (N, 2) and the targets t (N, 1) are inputs; each layer is a
+    matmul and a bias add, relu between them, and mse (the mean of the squared errors) the loss."""
+    leaves = [
+        {"id": "X", "kind": "input", "shape": ["N", 2]},
+        {"id": "t", "kind": "input", "shape": ["N", 1]},
+        *(array_leaf(folder, name, "parameter", d[name]) for name in ("W1", "b1", "W2", "b2", "W3", "b3")),
+    ]
+    nodes = [
+        node("z1", "matmul", "X", "W1"),
+        node("a1", "add", "z1", "b1"),
+        node("h1", "relu", "a1"),
+        node("z2", "matmul", "h1", "W2"),
+        node("a2", "add", "z2", "b2"),
+        node("h2", "relu", "a2"),
+        node("z3", "matmul", "h2", "W3"),
+        node("out", "add", "z3", "b3"),
+        node("loss", "mse", "out", "t"),
+    ]
+    return write_spec(folder, "mlp_tensor", leaves, nodes, "loss")
+
+
 def two_layer(folder: Path, d: dict[str, Any]) -> tuple[Path, int, int]:
     leaves = [
         {"id": "X", "kind": "input", "shape": ["N", d["d"]]},

@@ -49,6 +49,16 @@ def scalar_mlp(d: dict[str, Any]) -> Impl:
     return _impl(loss_fn, {name: d[name] for name in SCALAR_MLP_PARAMS})
 
 
+def mlp_tensor(d: dict[str, Any]) -> Impl:
+    X, t = d["X"], d["t"]
+
+    def loss_fn(p: dict[str, Any]) -> Any:
+        h = _relu(anp.dot(_relu(anp.dot(X, p["W1"]) + p["b1"]), p["W2"]) + p["b2"])
+        return anp.mean(anp.square((anp.dot(h, p["W3"]) + p["b3"])[:, 0] - t))
+
+    return _impl(loss_fn, {name: d[name] for name in SCALAR_MLP_PARAMS})
+
+
 def two_layer(d: dict[str, Any]) -> Impl:
     X, y, lam = d["X"], d["y"], d["lam"]
     rows = np.arange(len(X))

@@ -97,6 +97,10 @@ def scalar_mlp(d: dict[str, Any]) -> Impl:
     return _impl("scalar_mlp", d, gather=gather)
 
 
+def mlp_tensor(d: dict[str, Any]) -> Impl:
+    return _impl("mlp_tensor", d, feeds={"X": d["X"], "t": d["t"][:, None]})
+
+
 def two_layer(d: dict[str, Any]) -> Impl:
     return _impl("two_layer", d, feeds={"X": d["X"], "y": d["y"]})
 

@@ -56,6 +56,14 @@ def scalar_mlp(d: dict[str, Any]) -> Impl:
     return _impl(loss_fn, {name: d[name] for name in SCALAR_MLP_PARAMS})
 
 
+def mlp_tensor(d: dict[str, Any]) -> Impl:
+    def loss_fn(p: dict[str, Any], X: Any, t: Any) -> Any:
+        h = jax.nn.relu(jax.nn.relu(X @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"])
+        return jnp.mean(jnp.square((h @ p["W3"] + p["b3"])[:, 0] - t))
+
+    return _impl(loss_fn, {name: d[name] for name in SCALAR_MLP_PARAMS}, d["X"], d["t"])
+
+
 def two_layer(d: dict[str, Any]) -> Impl:
     lam = d["lam"]
 

@@ -59,6 +59,10 @@ def scalar_mlp(d: dict[str, Any]) -> Impl:
     return Impl(step, lambda out: _as_arrays(*out))
 
 
+#: The tensor MLP is the same network on the same data, and the scalar MLP's numpy is already vectorized.
+mlp_tensor = scalar_mlp
+
+
 def two_layer(d: dict[str, Any]) -> Impl:
     X, y, W1, W2, lam = d["X"], d["y"], d["W1"], d["W2"], d["lam"]
     n = len(X)

@@ -65,6 +65,19 @@ def scalar_mlp(d: dict[str, Any]) -> Impl:
     return _impl(W, lambda: scalar_mlp_loss(W, d, torch.relu, torch.square))
 
 
+def mlp_tensor(d: dict[str, Any]) -> Impl:
+    """The scalar MLP's network as three matmuls with their bias adds, relu and F.mse_loss."""
+    X, t = torch.from_numpy(d["X"]), torch.from_numpy(d["t"])
+    P = {name: _leaf(d[name]) for name in SCALAR_MLP_PARAMS}
+    W1, b1, W2, b2, W3, b3 = P.values()
+
+    def loss_fn() -> torch.Tensor:
+        h = torch.relu(torch.relu(X @ W1 + b1) @ W2 + b2)
+        return F.mse_loss((h @ W3 + b3)[:, 0], t)
+
+    return _impl(P, loss_fn)
+
+
 def two_layer(d: dict[str, Any]) -> Impl:
     X, y, lam = torch.from_numpy(d["X"]), torch.from_numpy(d["y"]), d["lam"]
     W1, W2 = _leaf(d["W1"]), _leaf(d["W2"])

@@ -57,6 +57,8 @@ WORKLOADS: dict[str, Workload] = {
             scalar=False,
             systems=("numpy", "graphdiff", "torch", "jax"),
         ),
+        # Last, so that the other workloads keep their seeds (make_data seeds by position here).
+        Workload("mlp_tensor", "tensor MLP 2-16-16-1, ReLU, square loss", SCALAR_MLP_PARAMS, scalar=False),
     )
 }
 
@@ -78,6 +80,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "cnn": {"n": 8, "lam": 1e-3},
     },
 }
+for _mode in SIZES.values():  # the tensor MLP is the scalar MLP's network and data
+    _mode["mlp_tensor"] = dict(_mode["scalar_mlp"])
 
 #: The deep chain cycles through these ops (ones every system has, micrograd included) with the
 #: constant CHAIN_C: x -> relu((C x + C)^2). Started in (-0.9, 0.9), the values creep up towards the
@@ -101,6 +105,8 @@ def describe(workload: str, quick: bool) -> str:
         return (
             f"scalar MLP 2-16-16-1, {s['points']} points ({SCALAR_MLP_NODES_PER_POINT * s['points']:,} nodes)"
         )
+    if workload == "mlp_tensor":
+        return f"tensor MLP 2-16-16-1, {s['points']} points (matmul, bias, relu; mse)"
     if workload == "two_layer":
         return f"two-layer net: X {s['n']}×{s['d']}, W1 {s['d']}×{s['h']}, W2 {s['h']}×{s['c']}"
     if workload == "svm":
@@ -125,10 +131,13 @@ def make_data(workload: str, quick: bool, **overrides: Any) -> dict[str, Any]:
     """The workload's seeded data: float64 arrays (and int64 labels), plus its sizes (``overrides``
     changes some, as the load-time scaling does with the scalar MLP's points)."""
     size = sizes(workload, quick) | overrides
-    rng = np.random.default_rng([SEED, list(WORKLOADS).index(workload)])
+    # The tensor MLP is the scalar MLP's network on the scalar MLP's data (the same seed), written with
+    # tensors: the two rows of the table differ only in how the graph is built.
+    seeded = "scalar_mlp" if workload == "mlp_tensor" else workload
+    rng = np.random.default_rng([SEED, list(WORKLOADS).index(seeded)])
     if workload == "circuit":
         return {"x": -2.0, "y": 5.0, "z": -4.0}
-    if workload == "scalar_mlp":
+    if workload in ("scalar_mlp", "mlp_tensor"):
         p, h = size["points"], size["hidden"]
         X = rng.uniform(-1.0, 1.0, (p, 2))
         return {

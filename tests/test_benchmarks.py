@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKLOADS = ("circuit", "scalar_mlp", "two_layer", "svm", "chain", "cnn")
+WORKLOADS = ("circuit", "scalar_mlp", "two_layer", "svm", "chain", "cnn", "mlp_tensor")
 
 
 def test_quick_benchmark_runs_and_every_workload_agrees(tmp_path):
@@ -27,6 +27,8 @@ def test_quick_benchmark_runs_and_every_workload_agrees(tmp_path):
         str(results_path),
         "--markdown-out",
         str(markdown_path),
+        "--startup-runs",
+        "1",
     ]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -43,6 +45,9 @@ def test_quick_benchmark_runs_and_every_workload_agrees(tmp_path):
             assert memory["status"] == "ok", (workload, system, memory)
     assert results["timing"]["scalar_mlp"]["graphdiff"]["info"]["nodes"] == 5 * 643
     assert [r["status"] for r in results["scaling"]] == ["ok", "ok"]
+    startup = {r["key"]: r for r in results["startup"]["records"]}
+    assert set(startup) == {"graphdiff_grad", "python_numpy", "python_pass"}  # torch not among the systems
+    assert all(r["status"] == "ok" and r["median_s"] > 0 for r in startup.values()), startup
 
     table = done.stdout
     assert markdown_path.read_text() == table
@@ -52,8 +57,14 @@ def test_quick_benchmark_runs_and_every_workload_agrees(tmp_path):
             (row,) = [r for r in rows if r.startswith(f"| {workload} | {system} |")]
             assert "| agrees (" in row, row
     assert "**DISAGREES**" not in table
-    for heading in ("## Forward + backward", "## Peak memory", "## Load + check + compile"):
+    for heading in ("## Targets", "## Forward + backward", "## Peak memory", "## Load + check + compile"):
         assert heading in table
+    assert "## Start-up of a `graphdiff grad` process" in table
+    targets = table[table.index("## Targets") : table.index("## Forward + backward")]
+    (row,) = [r for r in targets.splitlines() if r.startswith("| tensor MLP: graphdiff ÷ numpy by hand |")]
+    assert row.endswith(("| met |", "| **missed** |")), row
+    (row,) = [r for r in targets.splitlines() if r.startswith("| circuit: graphdiff ÷ micrograd |")]
+    assert row.endswith("| not measured |"), row  # micrograd was not run
 
 
 def test_help_has_examples():
