@@ -1,4 +1,4 @@
-"""The commands on graph spec files: validate, run, grad, check, schema, render, ops, demo."""
+"""The commands on graph spec files: validate, plan, run, grad, check, schema, render, ops, demo."""
 
 from __future__ import annotations
 
@@ -98,6 +98,30 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     validate.add_argument("files", nargs="+", metavar="FILE")
     validate.add_argument("--quiet", "-q", action="store_true", help="print problems only")
     validate.set_defaults(handler=cmd_validate)
+
+    plan = commands.add_parser(
+        "plan",
+        help="print the compiled program the executor runs",
+        description="Compile a spec and print its program: every slot (leaf and node) with its type, one "
+        "line per forward step (what its backward reads, what the memory-saving mode frees after it), "
+        "the backward pass from the loss, and which executor path runs it (the interpreter, numpy "
+        "scalars for small scalar graphs, or batched scalars with the batches).",
+        epilog=examples(
+            "graphdiff plan examples/cs231n_circuit.json",
+            "graphdiff plan examples/digits_cnn.json --max-steps 5",
+        ),
+    )
+    plan.add_argument("file", metavar="FILE", help="a graph spec (.json)")
+    plan.add_argument(
+        "--max-steps",
+        type=whole_number,
+        default=200,
+        metavar="N",
+        help="print at most N leaves, forward steps and backward steps, and say how many more (default "
+        "200; 0 prints all)",
+    )
+    add_max_elements_option(plan)
+    plan.set_defaults(handler=cmd_plan)
 
     run = commands.add_parser(
         "run",
@@ -307,6 +331,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
             )
             print(printable(line))
     return status
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    graph = load(args.file, max_elements=args.max_elements)
+    print_problems(graph.warnings)
+    print(graph.plan.describe(max_steps=args.max_steps or None))  # ids come escaped (Program.format)
+    return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -61,6 +61,17 @@ class _ForwardCall(NamedTuple):
     frees: tuple[int, ...]
 
 
+class _BackwardCall(NamedTuple):
+    vjp: Callable[..., Any]
+    attrs: Any
+    output: int
+    inputs: tuple[int, ...]
+    needs: tuple[bool, ...]
+    targets: tuple[tuple[int, int], ...]
+    keeps_output: bool
+    step: Step
+
+
 class Interpreter:
     """Runs a program step by step on numpy arrays, with the options fixed when it is made."""
 
@@ -70,6 +81,7 @@ class Interpreter:
         self.keep = keep
         frees = program.frees if keep == "backward" else ((),) * len(program.steps)
         self.freed = program.freeable if keep == "backward" else frozenset()
+        self._plain_calls: dict[BackwardProgram, tuple[_BackwardCall, ...]] = {}
         self.forward_calls = tuple(
             _ForwardCall(
                 self._finite_forward(step) if check_finite else step.op.forward,
@@ -136,7 +148,7 @@ class Interpreter:
         """The gradients of ``backward.output`` (seeded with ``seed``) for ``backward.wanted``."""
         program = self.program
         edges: dict[tuple[str, int], np.ndarray] | None = {} if record_edges else None
-        vjps = self._vjps(backward, values, edges)
+        calls = self._backward_calls(backward, values, edges)
         grads: list[Any] = [None] * len(program.ids)
         # owned[slot]: grads[slot] is an array this pass allocated, so later contributions add in place.
         owned = [False] * len(program.ids)
@@ -144,11 +156,11 @@ class Interpreter:
         ndarray, asarray, add, get = np.ndarray, np.asarray, np.add, values.__getitem__
         may_own = edges is None
         try:
-            for vjp, (step, needs, targets, keeps_output) in zip(vjps, backward.steps, strict=True):
-                upstream = grads[step.output]
+            for vjp, attrs, output, inputs, needs, targets, keeps_output, step in calls:
+                upstream = grads[output]
                 if upstream is None:
                     continue
-                local = vjp(step.attrs, upstream, values[step.output], tuple(map(get, step.inputs)), needs)
+                local = vjp(attrs, upstream, values[output], tuple(map(get, inputs)), needs)
                 for position, slot in targets:
                     grad = local[position]
                     value = values[slot]
@@ -171,21 +183,40 @@ class Interpreter:
                         grads[slot] = total if type(total) is ndarray else np.array(total)
                         owned[slot] = True
                 if not keeps_output:
-                    grads[step.output] = None  # passed on to the inputs: let go (a chain holds one at a time)
+                    grads[output] = None  # passed on to the inputs: let go (a chain holds one at a time)
         except (ComputeError, MemoryError, ValueError) as exc:
             raise located(program, step, exc, "gradient") from None
         return Gradients(self._handed_out(grads, values, backward), edges)
 
-    def _vjps(
+    def _backward_calls(
         self,
         backward: BackwardProgram,
         values: Sequence[np.ndarray],
         edges: dict[tuple[str, int], np.ndarray] | None,
-    ) -> Sequence[Callable[..., Any]]:
-        """Each step's vjp: the op's own, or one that also checks and records what it returns."""
-        if not self.check_finite and edges is None:
-            return [bstep.step.op.vjp for bstep in backward.steps]
-        return [self._observed_vjp(bstep.step, bstep.targets, values, edges) for bstep in backward.steps]
+    ) -> tuple[_BackwardCall, ...]:
+        """The backward program unpacked for the loop, each step with its op's vjp, or with one that also
+        checks and records what the vjp returns (made for this pass: it writes into ``edges``)."""
+        observed = self.check_finite or edges is not None
+        if not observed:
+            calls = self._plain_calls.get(backward)
+            if calls is not None:
+                return calls
+        calls = tuple(
+            _BackwardCall(
+                self._observed_vjp(b.step, b.targets, values, edges) if observed else b.step.op.vjp,
+                b.step.attrs,
+                b.step.output,
+                b.step.inputs,
+                b.needs,
+                b.targets,
+                b.keeps_output,
+                b.step,
+            )
+            for b in backward.steps
+        )
+        if not observed:
+            self._plain_calls[backward] = calls
+        return calls
 
     def _observed_vjp(
         self,

@@ -63,8 +63,8 @@ class Plan:
         self.float_slot = self.program.float_slot
         self.interpreter = Interpreter(self.program)
         self._interpreters: dict[tuple[bool, str], Interpreter] = {(False, "all"): self.interpreter}
-        self._wanted: dict[tuple[str, ...], tuple[int, ...]] = {}
-        self._unit_seeds: dict[np.dtype, np.ndarray] = {}
+        self._wanted: dict[tuple[str, ...] | None, tuple[int, ...]] = {}
+        self._unit_seeds: dict[np.dtype | str, np.ndarray] = {}
         #: Set when many scalar elementwise nodes run as batched numpy calls.
         self.batches: ScalarBatches | None = None
         self.fast: FastPath | None = None
@@ -165,7 +165,10 @@ class Plan:
             raise FeedError(
                 self.graph.problem(out_id, f"{dtype} values have no gradient: backward starts from a float")
             )
-        seed = self._seed(trace.values[out_slot], out_id, upstream)
+        if upstream is None and self.program.type(out_slot).shape == ():
+            seed = self._unit_seed(self.program.type(out_slot).dtype)  # without reading the value
+        else:
+            seed = self._seed(trace.values[out_slot], out_id, upstream)
         backward = self.program.backward(out_slot, self._wanted_slots(wrt))
         if trace.native is not None and not check_finite and not record_edges:
             assert self.fast is not None
@@ -180,11 +183,11 @@ class Plan:
         return self.interpreter.backward(trace.values, backward, seed, record_edges=record_edges)
 
     def _wanted_slots(self, wrt: Iterable[str] | None) -> tuple[int, ...]:
-        if wrt is None:
-            return tuple(range(len(self.ids)))
-        key = tuple(wrt)
+        key = None if wrt is None else tuple(wrt)
         wanted = self._wanted.get(key)  # the same names are asked for on every training step
         if wanted is None:
+            if key is None:
+                return self._wanted.setdefault(None, tuple(range(len(self.ids))))
             wanted = tuple(self.slot_of(id) for id in dict.fromkeys(key))
             for slot in wanted:
                 if not self.float_slot[slot]:
@@ -195,6 +198,13 @@ class Plan:
             self._wanted[key] = wanted
         return wanted
 
+    def _unit_seed(self, dtype: np.dtype | str) -> np.ndarray:
+        unit = self._unit_seeds.get(dtype)
+        if unit is None:
+            unit = self._unit_seeds[dtype] = np.ones((), dtype=dtype)
+            unit.flags.writeable = False  # shared by every pass; handed out only as a copy
+        return unit
+
     def _seed(self, out_value: np.ndarray, out_id: str, upstream: np.ndarray | float | None) -> np.ndarray:
         if upstream is None:
             if out_value.shape != ():
@@ -203,11 +213,7 @@ class Plan:
                         out_id, f"output has shape {format_shape(out_value.shape)}; pass an upstream gradient"
                     )
                 )
-            unit = self._unit_seeds.get(out_value.dtype)
-            if unit is None:
-                unit = self._unit_seeds[out_value.dtype] = np.ones((), dtype=out_value.dtype)
-                unit.flags.writeable = False  # shared by every pass; handed out only as a copy
-            return unit
+            return self._unit_seed(out_value.dtype)
         place = self.graph.places.get(out_id)
         try:
             seed = numbers_as(upstream, str(out_value.dtype), "the output")

@@ -201,17 +201,21 @@ class Program:
         if max_steps is not None and len(self.leaves) > max_steps:
             yield f"  ... ({len(self.leaves) - max_steps} more)"
         yield ""
-        yield 'forward (slot id: type = op inputs   [backward reads; keep="backward" frees after it])'
+        yield "forward, in order (slot id: type = op[attrs] inputs; what the op's backward reads; what the"
+        yield 'memory-saving mode, keep="backward", frees once the step has run)'
         frees = self.frees
+        lefts, rights = [], []
         for index, step in enumerate(self.steps[:max_steps]):
             inputs = ", ".join(self._name(s) for s in step.inputs)
-            attrs = _attrs(step.attrs)
+            lefts.append(
+                f"  {self._name(step.output)}: {_type(self.type(step.output))} = "
+                f"{step.op.name}{_attrs(step.attrs)} {inputs}"
+            )
             reads = " and ".join(sorted(step.op.vjp_reads)) or "nothing"
             freed = f"; frees {', '.join(f'%{s}' for s in frees[index])}" if frees[index] else ""
-            yield (
-                f"  {self._name(step.output)}: {_type(self.type(step.output))} = {step.op.name}{attrs} "
-                f"{inputs}   [reads {reads}{freed}]"
-            )
+            rights.append(f"reads {reads}{freed}")
+        width = min(max((len(left) for left in lefts), default=0), 72)
+        yield from (f"{left.ljust(width)}   # {right}" for left, right in zip(lefts, rights, strict=True))
         if max_steps is not None and len(self.steps) > max_steps:
             yield f"  ... ({len(self.steps) - max_steps} more)"
         if graph.loss is None:
@@ -220,10 +224,9 @@ class Program:
         wanted = tuple(s for s in range(len(self.ids)) if self.float_slot[s])
         backward = self.backward(out, wanted)
         yield ""
-        yield (
-            f"backward from {self._name(out)}, seeded with 1: each step multiplies the gradient of its "
-            "output by the op's local gradient (its vjp) and adds the results into its inputs' gradients"
-        )
+        yield f"backward from {self._name(out)} (its own gradient is 1), in reverse: each line multiplies the"
+        yield "gradient of a step's output by the op's local gradient (its vjp) and adds the results into the"
+        yield "gradients of the inputs listed (only steps and inputs on a path to the output take part)"
         for bstep in backward.steps[:max_steps]:
             step = bstep.step
             into = ", ".join(f"{self._name(s)} ({step.op.input_name(p)})" for p, s in bstep.targets)
