@@ -37,10 +37,10 @@ from .base import (
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    """sigma(x) in x's dtype, computing only e^-|x|: no overflow at +-1000 (e^-1000 underflows to 0)."""
-    with np.errstate(under="ignore"):
-        e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+    """sigma(x) in x's dtype: scipy's expit, one ufunc that is stable on its own (sigmoid(1000) = 1,
+    sigmoid(-1000) = 0, no overflow warnings) and within an ulp of the two-branch formula, which costs
+    five numpy calls, both branches evaluated everywhere, and an errstate."""
+    return special.expit(x)
 
 
 def _softplus(x: np.ndarray) -> np.ndarray:
