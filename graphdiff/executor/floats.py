@@ -27,7 +27,6 @@ class _BackwardCall(NamedTuple):
     inputs: tuple[int, ...]
     #: (slot, local gradient) for each input that gets a gradient.
     targets: tuple[tuple[int, LocalGradient], ...]
-    keeps_output: bool
 
 
 class ScalarSteps:
@@ -40,7 +39,7 @@ class ScalarSteps:
         self.scalar = dtype.type
         self.forward_calls = tuple((s.op.forward, s.attrs, s.inputs, s.output) for s in program.steps)
         self.leaves = tuple((slot, program.ids[slot]) for slot in program.leaves)
-        self._backward_calls: dict[BackwardProgram, tuple[_BackwardCall, ...]] = {}
+        self._backward_calls: dict[BackwardProgram, Any] = {}
 
     @classmethod
     def compile(cls, program: Program) -> ScalarSteps | None:
@@ -71,41 +70,45 @@ class ScalarSteps:
         grads: list[Any] = [None] * len(values)
         grads[backward.output] = seed[()]
         scalar, get = self.scalar, values.__getitem__
-        for output, inputs, targets, keeps_output in self._calls(backward):
+        calls, wanted = self._calls(backward)
+        for output, inputs, targets in calls:
             upstream = grads[output]
             if upstream is None:
                 continue
             out, ins = values[output], tuple(map(get, inputs))
             for slot, local in targets:
-                grad = local(upstream, out, ins)
+                grad = local(upstream, out, *ins)
                 if type(grad) is not scalar:
                     grad = scalar(grad)  # an op's 0-d array, or a wider dtype: cast as the interpreter does
                 previous = grads[slot]
                 grads[slot] = grad if previous is None else previous + grad
-            if not keeps_output:
-                grads[output] = None
-        ids, dtype = self.program.ids, self.scalar
-        return {
-            ids[slot]: np.array(0 if grads[slot] is None else grads[slot], dtype=dtype)
-            for slot in backward.wanted
-        }
+        # Each gradient as an array of the caller's own (numpy scalars are immutable; arrays are not).
+        array, zero = np.array, self.scalar(0)
+        return {id: array(zero if grads[slot] is None else grads[slot]) for id, slot in wanted}
 
-    def _calls(self, backward: BackwardProgram) -> tuple[_BackwardCall, ...]:
+    def _calls(
+        self, backward: BackwardProgram
+    ) -> tuple[tuple[_BackwardCall, ...], tuple[tuple[str, int], ...]]:
+        """The backward program unpacked for the loop (made once per program), and the wanted ids."""
         calls = self._backward_calls.get(backward)
         if calls is None:
-            calls = self._backward_calls[backward] = tuple(
-                _BackwardCall(
-                    b.step.output,
-                    b.step.inputs,
-                    tuple(
-                        (slot, local)
-                        for (position, slot), local in zip(
-                            b.targets, _pick(b.step.op.local_gradients(b.step.attrs), b.targets), strict=True
-                        )
-                    ),
-                    b.keeps_output,
-                )
-                for b in backward.steps
+            calls = self._backward_calls[backward] = (
+                tuple(
+                    _BackwardCall(
+                        b.step.output,
+                        b.step.inputs,
+                        tuple(
+                            (slot, local)
+                            for (_, slot), local in zip(
+                                b.targets,
+                                _pick(b.step.op.local_gradients(b.step.attrs), b.targets),
+                                strict=True,
+                            )
+                        ),
+                    )
+                    for b in backward.steps
+                ),
+                tuple((self.program.ids[slot], slot) for slot in backward.wanted),
             )
         return calls
 

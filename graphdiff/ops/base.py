@@ -23,9 +23,9 @@ from ..errors import ShapeError
 
 Dim = int | str
 Shape = tuple[Dim, ...]
-#: An elementwise op's gradient for one input, before un-broadcasting: (upstream, out, input values) ->
+#: An elementwise op's gradient for one input, before un-broadcasting: ``(upstream, out, *inputs)`` ->
 #: upstream x the local derivative, elementwise (see :meth:`Op.local_gradients`).
-LocalGradient = Callable[[Any, Any, tuple[Any, ...]], Any]
+LocalGradient = Callable[..., Any]
 
 FLOAT_DTYPES = ("float64", "float32")
 #: Every dtype a value may have: floats carry gradients; int64 (indices, labels) and bool (masks,
@@ -192,8 +192,9 @@ class Op:
         raise NotImplementedError
 
     def local_gradients(self, attrs: Any) -> tuple[LocalGradient, ...]:
-        """For an ``elementwise`` op: one function per input giving upstream x local derivative on values
-        of one shape (nothing to un-broadcast). The scalar fast path calls them on numpy scalars."""
+        """For an ``elementwise`` op: one function per input, called as ``(upstream, out, *inputs)`` on
+        values of one shape (nothing to un-broadcast), giving upstream x the local derivative. The scalar
+        fast path calls them on numpy scalars."""
         raise NotImplementedError(f"{self.name} is not elementwise")
 
     def input_name(self, index: int) -> str:

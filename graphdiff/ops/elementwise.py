@@ -16,6 +16,7 @@ them): ``clip`` passes the gradient on ``min <= x <= max`` with both ends includ
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Literal
 
@@ -70,8 +71,7 @@ class UnaryElementwise(Op):
         return (self.grad_x(attrs, upstream, out, x),)
 
     def local_gradients(self, attrs: Any) -> tuple[LocalGradient, ...]:
-        grad_x = self.grad_x
-        return (lambda upstream, out, values: grad_x(attrs, upstream, out, values[0]),)
+        return (functools.partial(self.grad_x, attrs),)
 
     def grad_x(self, attrs: Any, upstream: np.ndarray, out: np.ndarray, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -95,11 +95,7 @@ class BinaryElementwise(Op):
         return grad_a, grad_b
 
     def local_gradients(self, attrs: Any) -> tuple[LocalGradient, ...]:
-        grad_a, grad_b = self.grad_a, self.grad_b
-        return (
-            lambda upstream, out, values: grad_a(upstream, out, *values),
-            lambda upstream, out, values: grad_b(upstream, out, *values),
-        )
+        return (self.grad_a, self.grad_b)
 
     def grad_a(self, upstream: np.ndarray, out: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         raise NotImplementedError
