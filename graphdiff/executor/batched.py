@@ -46,6 +46,28 @@ class ScalarValues(Sequence[np.ndarray]):
 
 
 @dataclass(frozen=True)
+class ScatterAdd:
+    """``grads[slots] += values`` where ``slots`` may repeat (a value feeding several nodes of a batch):
+    a fancy-indexed ``+=`` when they are distinct, else one ``np.bincount`` over the distinct slots, summing
+    each slot's contributions in order (``np.add.at`` does the same a few times slower)."""
+
+    slots: np.ndarray
+    #: For repeating slots: each entry's index into ``slots`` (then the distinct slots).
+    inverse: np.ndarray | None
+
+    @classmethod
+    def of(cls, slots: np.ndarray) -> ScatterAdd:
+        distinct, inverse = np.unique(slots, return_inverse=True)
+        return cls(slots, None) if distinct.size == slots.size else cls(distinct, inverse)
+
+    def __call__(self, grads: np.ndarray, values: np.ndarray) -> None:
+        if self.inverse is None:
+            grads[self.slots] += values
+        else:
+            grads[self.slots] += np.bincount(self.inverse, weights=values, minlength=self.slots.size)
+
+
+@dataclass(frozen=True)
 class Batch:
     """Every node of one level with one op and attrs: ``vector[outputs] = op(vector[inputs[0]], ...)``."""
 
@@ -54,9 +76,8 @@ class Batch:
     level: int
     inputs: tuple[np.ndarray, ...]
     outputs: np.ndarray
-    #: Per input: whether its slots repeat (a value feeding several nodes of the batch), so its
-    #: gradients must be scatter-added with np.add.at rather than a fancy-indexed +=.
-    repeats: tuple[bool, ...]
+    #: Per input: how its gradients are added into the gradient vector (None: not differentiable).
+    scatters: tuple[ScatterAdd | None, ...]
     needs: tuple[bool, ...]
 
     def describe(self, ids: tuple[str, ...]) -> str:
@@ -72,13 +93,9 @@ class Batch:
             return
         inputs = tuple(vector[i] for i in self.inputs)
         local = self.op.vjp(self.attrs, upstream, vector[self.outputs], inputs, self.needs)
-        for position, slots in enumerate(self.inputs):
-            if not self.needs[position]:
-                continue
-            if self.repeats[position]:
-                np.add.at(grads, slots, local[position])
-            else:
-                grads[slots] += local[position]
+        for scatter, grad in zip(self.scatters, local, strict=True):
+            if scatter is not None:
+                scatter(grads, grad)
 
 
 @dataclass(frozen=True)
@@ -89,34 +106,38 @@ class SumChains:
     ``np.cumsum`` adds left to right, so every partial sum is the one the chain of add nodes gives, bit for
     bit (addition is commutative in IEEE arithmetic, so which input of each add is the chain does not
     matter). Each partial sum feeds only the next add, so its gradient, like every term's, is the chain
-    end's: backward broadcasts one gradient per chain instead of walking the chain node by node.
+    end's: backward spreads one gradient per chain instead of walking the chain node by node.
     """
 
     level: int
-    #: (chains, terms): the slots added, in order.
+    #: (terms, chains): the layout below, one row per position in the chains, so the cumulative sum runs
+    #: down the rows, each step one vectorized add over every chain.
+    shape: tuple[int, int]
+    #: The slots added, row by row (flat).
     terms: np.ndarray
-    #: (chains, terms - 1): the slots of the partial sums; the last column is each chain's end.
-    sums: np.ndarray
-    repeats: bool
+    #: The slots of the partial sums but the last, row by row (flat, (terms - 2) rows).
+    partial: np.ndarray
+    #: The slot of each chain's end.
+    ends: np.ndarray
+    scatter: ScatterAdd
 
     def describe(self, ids: tuple[str, ...]) -> str:
-        chains, terms = self.terms.shape
-        one = f" ({ids[int(self.sums[0, -1])]})" if chains == 1 else ""
+        terms, chains = self.shape
+        one = f" ({ids[int(self.ends[0])]})" if chains == 1 else ""
         return f"level {self.level}: add chains of {terms} terms x {chains:,}{one} (cumulative sums)"
 
     def forward(self, vector: np.ndarray) -> None:
-        vector[self.sums] = np.cumsum(vector[self.terms], axis=1)[:, 1:]
+        sums = np.cumsum(vector[self.terms].reshape(self.shape), axis=0)
+        vector[self.partial] = sums[1:-1].ravel()
+        vector[self.ends] = sums[-1]
 
     def backward(self, vector: np.ndarray, grads: np.ndarray) -> None:
-        upstream = grads[self.sums[:, -1]]
+        upstream = grads[self.ends]
         if not upstream.any():
             return
-        grads[self.sums[:, :-1]] = upstream[:, None]  # each partial sum's only consumer is the next add
-        spread = np.broadcast_to(upstream[:, None], self.terms.shape)
-        if self.repeats:
-            np.add.at(grads, self.terms, spread)
-        else:
-            grads[self.terms] += spread
+        terms = self.shape[0]
+        grads[self.partial] = np.tile(upstream, terms - 2)  # each partial sum feeds only the next add
+        self.scatter(grads, np.tile(upstream, terms))
 
 
 Unit = Batch | SumChains
@@ -172,9 +193,14 @@ class ScalarBatches:
         units: list[Unit] = []
         for (level, kind, key), members in sorted(groups.items(), key=lambda item: item[0][0]):
             if kind == "add chain":
-                terms = np.array([t for t, _ in members], dtype=np.intp)
-                sums = np.array([[s.output for s in chain] for _, chain in members], dtype=np.intp)
-                units.append(SumChains(level, terms, sums, _repeats(terms)))
+                terms = np.array([t for t, _ in members], dtype=np.intp).T  # (terms, chains)
+                sums = np.array([[s.output for s in chain] for _, chain in members], dtype=np.intp).T
+                flat = terms.ravel()
+                units.append(
+                    SumChains(
+                        level, terms.shape, flat, sums[:-1].ravel(), sums[-1].copy(), ScatterAdd.of(flat)
+                    )
+                )
                 continue
             op = members[0].op
             inputs = tuple(
@@ -188,7 +214,10 @@ class ScalarBatches:
                     level,
                     inputs,
                     np.array([m.output for m in members], dtype=np.intp),
-                    tuple(_repeats(i) for i in inputs),
+                    tuple(
+                        ScatterAdd.of(slots) if op.differentiable(position) else None
+                        for position, slots in enumerate(inputs)
+                    ),
                     tuple(op.differentiable(position) for position in range(len(inputs))),
                 )
             )
@@ -269,10 +298,6 @@ def chain_terms(chain: list[Step]) -> list[int]:
         a, b = step.inputs
         terms.append(b if a == previous.output else a)
     return terms
-
-
-def _repeats(slots: np.ndarray) -> bool:
-    return bool(np.unique(slots).size < slots.size)
 
 
 def scalar_float_dtype(program: Program) -> np.dtype | None:
