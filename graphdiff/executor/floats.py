@@ -21,6 +21,8 @@ from .batched import ScalarValues, scalar_float_dtype
 from .interpreter import Interpreter, Trace
 from .program import BackwardProgram, Program
 
+_NOTHING_FREED: frozenset[int] = frozenset()
+
 
 class _BackwardCall(NamedTuple):
     output: int
@@ -63,7 +65,7 @@ class ScalarSteps:
         except ComputeError:
             Interpreter(self.program).forward(plan, leaf_values)  # names the node that failed
             raise
-        return Trace(plan, ScalarValues(values), native=values)
+        return Trace(plan, ScalarValues(values), _NOTHING_FREED, values)
 
     def backward(self, trace: Trace, backward: BackwardProgram, seed: np.ndarray) -> dict[str, np.ndarray]:
         values = trace.native

@@ -63,7 +63,9 @@ class Plan:
         self.float_slot = self.program.float_slot
         self.interpreter = Interpreter(self.program)
         self._interpreters: dict[tuple[bool, str], Interpreter] = {(False, "all"): self.interpreter}
-        self._wanted: dict[tuple[str, ...] | None, tuple[int, ...]] = {}
+        self._resolved: dict[
+            tuple[str | None, tuple[str, ...] | None], tuple[int, BackwardProgram, np.ndarray | None]
+        ] = {}
         self._unit_seeds: dict[np.dtype | str, np.ndarray] = {}
         #: Set when many scalar elementwise nodes run as batched numpy calls.
         self.batches: ScalarBatches | None = None
@@ -154,25 +156,17 @@ class Plan:
         """Gradients of ``output`` (default: the loss) with respect to ``wrt`` (default: every float leaf
         and node), by reverse-mode accumulation. ``upstream`` seeds a non-scalar output's gradient;
         ``record_edges`` also keeps each edge's contribution (diagrams draw them)."""
-        out_id = output if output is not None else self.graph.loss
-        if out_id is None:
-            raise FeedError(
-                Problem(self.graph.source.label, "loss", "the graph has no loss to differentiate")
-            )
-        out_slot = self.slot_of(out_id)
-        if not self.float_slot[out_slot]:
-            dtype = self.graph.types[out_id].dtype
-            raise FeedError(
-                self.graph.problem(out_id, f"{dtype} values have no gradient: backward starts from a float")
-            )
-        if upstream is None and self.program.type(out_slot).shape == ():
-            seed = self._unit_seed(self.program.type(out_slot).dtype)  # without reading the value
+        key = None if wrt is None else tuple(wrt)
+        resolved = self._resolved.get((output, key))
+        if resolved is None:
+            resolved = self._resolved[(output, key)] = self._resolve(output, key)
+        out_slot, backward, unit = resolved
+        if upstream is None and unit is not None:
+            seed = unit  # a scalar output, seeded without reading its value
         else:
-            seed = self._seed(trace.values[out_slot], out_id, upstream)
-        backward = self.program.backward(out_slot, self._wanted_slots(wrt))
+            seed = self._seed(trace.values[out_slot], self.ids[out_slot], upstream)
         if trace.native is not None and not check_finite and not record_edges:
-            assert self.fast is not None
-            grads = self.fast.backward(trace, backward, seed)
+            grads = self.fast.backward(trace, backward, seed)  # type: ignore[union-attr]  (it made the trace)
             if grads is not None:
                 return Gradients(grads)
         if check_finite:
@@ -182,21 +176,36 @@ class Plan:
                 )
         return self.interpreter.backward(trace.values, backward, seed, record_edges=record_edges)
 
-    def _wanted_slots(self, wrt: Iterable[str] | None) -> tuple[int, ...]:
-        key = None if wrt is None else tuple(wrt)
-        wanted = self._wanted.get(key)  # the same names are asked for on every training step
-        if wanted is None:
-            if key is None:
-                return self._wanted.setdefault(None, tuple(range(len(self.ids))))
-            wanted = tuple(self.slot_of(id) for id in dict.fromkeys(key))
+    def _resolve(
+        self, output: str | None, wrt: tuple[str, ...] | None
+    ) -> tuple[int, BackwardProgram, np.ndarray | None]:
+        """For one (output, wrt) as a caller names them: the output's slot, the backward program, and the
+        unit seed when the output is statically a scalar. Checked once; training asks the same each step."""
+        out_id = output if output is not None else self.graph.loss
+        if out_id is None:
+            raise FeedError(
+                Problem(self.graph.source.label, "loss", "the graph has no loss to differentiate")
+            )
+        out_slot = self.slot_of(out_id)
+        out_type = self.program.type(out_slot)
+        if not out_type.is_float:
+            raise FeedError(
+                self.graph.problem(
+                    out_id, f"{out_type.dtype} values have no gradient: backward starts from a float"
+                )
+            )
+        if wrt is None:
+            wanted = tuple(range(len(self.ids)))
+        else:
+            wanted = tuple(self.slot_of(id) for id in dict.fromkeys(wrt))
             for slot in wanted:
                 if not self.float_slot[slot]:
-                    dtype = self.graph.types[self.ids[slot]].dtype
+                    dtype = self.program.type(slot).dtype
                     raise GraphdiffError(
                         self.graph.problem(self.ids[slot], f"{dtype} values have no gradient")
                     )
-            self._wanted[key] = wanted
-        return wanted
+        unit = self._unit_seed(out_type.dtype) if out_type.shape == () else None
+        return out_slot, self.program.backward(out_slot, wanted), unit
 
     def _unit_seed(self, dtype: np.dtype | str) -> np.ndarray:
         unit = self._unit_seeds.get(dtype)
