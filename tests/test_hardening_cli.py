@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 from helpers import assert_no_traceback, call, grouped_spec, snapshot, write_spec
 
+from graphdiff import optimize
 from graphdiff.cli import graph_commands, lab_commands, main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -282,7 +283,7 @@ def test_a_memory_error_in_a_command_is_one_line_naming_the_array(folder, capsys
     def allocate(*args, **kwargs):
         raise MemoryError(message)
 
-    monkeypatch.setattr(lab_commands.optimize, "loss_landscape", allocate)
+    monkeypatch.setattr(optimize, "loss_landscape", allocate)
     before = snapshot(folder)
     code, out, err = call(capsys, "landscape", SVM3, "--plane", "--points", "3", "-q")
     assert code == 2

@@ -28,7 +28,7 @@ import pytest
 from helpers import call
 
 import graphdiff as gd
-from graphdiff import fileio
+from graphdiff import fileio, optimize
 from graphdiff.cli import lab_commands, main
 from graphdiff.optimize.objective import Objective
 
@@ -437,7 +437,7 @@ def test_ctrl_c_in_a_fresh_folder_leaves_it_empty(lab, capsys, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(lab_commands.optimize, "train", interrupted)
+    monkeypatch.setattr(optimize, "train", interrupted)
     code, _, err = call(capsys, "train", SPIRAL, "--data", "spiral", "--steps", "50")
     assert code == 130
     assert "nothing written" in err

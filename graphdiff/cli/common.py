@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import GraphdiffError, Problem, printable
-from ..optimize.data import Dataset, load_dataset
 from ..spec import DEFAULT_MAX_ELEMENTS
+
+if TYPE_CHECKING:
+    from ..optimize.data import Dataset
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_INVALID = 0, 1, 2
 #: The shell's convention for a run stopped by Ctrl-C (128 + SIGINT).
@@ -79,6 +81,8 @@ def parse_bind(items: Sequence[str]) -> dict[str, str]:
 
 def load_data(source: str, limit: int | None, *, seed: int, max_elements: int) -> Dataset:
     """The dataset ``--data`` names, cut to ``--limit`` examples drawn with ``--seed``."""
+    from ..optimize.data import load_dataset  # the lab (and tqdm) only for a command given --data
+
     dataset = load_dataset(source, max_elements=max_elements)
     if limit is None:
         return dataset

@@ -1,4 +1,8 @@
-"""The commands on graph spec files: validate, plan, run, grad, check, schema, render, ops, demo."""
+"""The commands on graph spec files: validate, plan, run, grad, check, schema, render, ops, demo.
+
+The diagrams (:mod:`graphdiff.render`, Graphviz) and the lab's data (:mod:`graphdiff.optimize`, for
+``--data``) are imported by the commands that draw or read data, so validate, run and grad start quickly.
+"""
 
 from __future__ import annotations
 
@@ -12,20 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import optimize
 from ..api import Graph, Result, check_gradients, format_array, json_array, load
 from ..errors import ArrayFileError, FeedError, GraphdiffError, Problem, did_you_mean, printable
 from ..fileio import check_writable, write_atomic
 from ..ops import REGISTRY, catalog
-from ..render import (
-    check_demo_folder,
-    check_steps_folder,
-    diagram_format,
-    render,
-    render_bytes,
-    render_steps,
-    write_demo_folder,
-)
 from ..spec import dump_spec, read_array, spec_json_schema
 from ..spec.strict_json import parse_json
 from .common import (
@@ -422,6 +416,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from ..render import check_steps_folder, diagram_format, render, render_bytes, render_steps
+
     if not args.output and not args.steps:
         raise GraphdiffError(Problem(None, "render", "say where to draw: -o OUT and/or --steps DIR"))
     if args.output:
@@ -509,6 +505,7 @@ def cmd_ops(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..examples import cs231n_circuit  # the demo's graph, built with the Python API
+    from ..render import check_demo_folder, write_demo_folder
 
     folder = check_demo_folder(args.output_dir, overwrite=args.force)  # before anything is done
     graph = cs231n_circuit()
@@ -554,6 +551,8 @@ def command_feeds(graph: Graph, args: argparse.Namespace) -> tuple[dict[str, Any
         return feeds, None
     if args.row and args.limit is not None:
         raise GraphdiffError(Problem(None, "--row", "choose examples with --row or with --limit, not both"))
+    from .. import optimize
+
     dataset = load_data(args.data, args.limit, seed=args.seed, max_elements=args.max_elements)
     fed = optimize.feeds_for(graph, dataset, bind=bind, rows=args.row, feeds=feeds)
     bindings = optimize.input_bindings(graph, dataset, bind)

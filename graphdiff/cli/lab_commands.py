@@ -9,6 +9,9 @@ sweeps' step sizes, landscapes' grid points) may not exceed ``--max-evaluations`
 :data:`DEFAULT_MAX_EVALUATIONS`), so ``--points 100000 --plane`` is one line, not a 75 GiB allocation.
 Seeds are checked while the arguments are parsed (:func:`seed`), and counts are whole numbers
 (:func:`whole_number`, ``1e5`` included).
+
+Building the parser imports nothing of the lab: every command's parser is built for any command line, so
+:mod:`graphdiff.optimize` (and tqdm, and matplotlib for the plots) is imported by the command that runs.
 """
 
 from __future__ import annotations
@@ -20,22 +23,13 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .. import optimize
 from ..api import load
 from ..errors import GraphdiffError, Problem
 from ..fileio import InterruptedAfterWriting
-from ..optimize.data import read_npz
-from ..optimize.export import (
-    check_outputs,
-    csv_text,
-    landscape_grid,
-    npz_bytes,
-    trained_spec,
-    write_all,
-)
 from ..spec import dump_spec, read_array
 from .common import (
     BIND_HELP,
@@ -49,6 +43,9 @@ from .common import (
     parse_bind,
     print_problems,
 )
+
+if TYPE_CHECKING:
+    from .. import optimize
 
 #: Seeds are what numpy's generators take, up to 64 bits: the integers 0 to 2**64 - 1.
 MAX_SEED = 2**64 - 1
@@ -388,6 +385,8 @@ def check_evaluations(place: str, evaluations: int, cap: int, what: str) -> None
 
 
 def _train_config(args: argparse.Namespace, steps: int) -> optimize.TrainConfig:
+    from .. import optimize
+
     config = optimize.TrainConfig(
         steps=steps,
         lr=args.lr,
@@ -408,6 +407,8 @@ def _train_config(args: argparse.Namespace, steps: int) -> optimize.TrainConfig:
 
 def _objective(args: argparse.Namespace) -> tuple[optimize.Objective, str, str]:
     """The graph and its data as an objective, a one-line account of what was bound, and a plot title."""
+    from .. import optimize
+
     graph = load(args.file, max_elements=args.max_elements)
     bind = parse_bind(args.bind)
     if args.data is None:
@@ -480,6 +481,8 @@ def _interrupted() -> int:
 def _params_files(
     objective: optimize.Objective, params: optimize.Params, paths: dict[str, Path], note: str
 ) -> dict[Path, bytes | str]:
+    from ..optimize.export import npz_bytes, trained_spec
+
     files: dict[Path, bytes | str] = {paths["npz"]: npz_bytes(params)}
     if "spec" in paths:
         spec = trained_spec(objective.graph, paths["npz"].name, paths["spec"], note)
@@ -519,6 +522,9 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
 
 @_guarded
 def cmd_train(args: argparse.Namespace) -> int:
+    from .. import optimize
+    from ..optimize.export import check_outputs, csv_text, trained_spec, write_all
+
     config = _train_config(args, args.steps)
     check_evaluations("--steps", args.steps, args.max_evaluations, f"{args.steps:,} steps")
     paths = _param_outputs(Path(args.output or f"{_stem(args.file)}.trained.json"))
@@ -563,6 +569,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 @_guarded
 def cmd_search(args: argparse.Namespace) -> int:
+    from .. import optimize
+    from ..optimize.export import check_outputs, csv_text, trained_spec, write_all
+
     if args.evals < 1:
         raise GraphdiffError(Problem(None, "--evals", "must be at least 1"))
     check_evaluations("--evals", args.evals, args.max_evaluations, f"{args.evals:,} loss evaluations")
@@ -607,6 +616,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 @_guarded
 def cmd_compare(args: argparse.Namespace) -> int:
+    from .. import optimize
+    from ..optimize.export import check_outputs, csv_text, write_all
+
     if args.evals < 1:
         raise GraphdiffError(Problem(None, "--evals", "must be at least 1"))
     check_evaluations(
@@ -678,6 +690,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 @_guarded
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from .. import optimize
+    from ..optimize.export import check_outputs, csv_text, write_all
+
     smallest, largest = args.range
     if not (0 < smallest <= largest and math.isfinite(largest)) or args.per_decade < 1:
         raise GraphdiffError(
@@ -718,6 +733,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 @_guarded
 def cmd_landscape(args: argparse.Namespace) -> int:
+    from .. import optimize
+    from ..optimize.export import check_outputs, landscape_grid, write_all
+
     kind = "plane" if args.plane else "ray"
     if args.points < 2:  # before the budget: (-5)**2 would pass it
         raise GraphdiffError(Problem(None, "--points", "a grid needs at least 2 points per axis"))
@@ -773,6 +791,8 @@ def cmd_landscape(args: argparse.Namespace) -> int:
 def _read_direction(
     file: str, number: int, moved: Sequence[str], objective: optimize.Objective, max_elements: int
 ) -> dict[str, np.ndarray]:
+    from ..optimize.data import read_npz
+
     path = Path(file)
     if not path.is_file():
         raise GraphdiffError(Problem(file, f"--direction {number}", "no such file"))

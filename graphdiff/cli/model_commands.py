@@ -1,6 +1,7 @@
 """The model commands: ``graphdiff import`` (ONNX in) and ``graphdiff export`` (ONNX out).
 
-Both need the ``onnx`` extra; without it they say how to install it (exit code 2).
+Both need the ``onnx`` extra; without it they say how to install it (exit code 2). :mod:`graphdiff.onnxio`
+is imported when one of them runs, not to build the parser.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from pathlib import Path
 from ..api import load
 from ..errors import printable
 from ..fileio import check_writable, write_atomic, write_atomic_many
-from ..onnxio import from_onnx, require_onnx, to_onnx
-from ..onnxio.loss import loss_ops
 from ..ops import REGISTRY, format_shape
+from ..ops.catalog import loss_ops
 from .common import EXIT_OK, add_max_elements_option, examples, positive_int
 
 
@@ -97,6 +97,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from ..onnxio import from_onnx, require_onnx
+
     require_onnx()
     from ..onnxio.files import spec_and_weights
 
@@ -134,6 +136,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from ..onnxio import require_onnx, to_onnx
+
     require_onnx()
     from ..onnxio.exporter import describe
 

@@ -1,8 +1,9 @@
 """``graphdiff serve FILE``: the live viewer, a local web app on 127.0.0.1 (see :mod:`graphdiff.serve`).
 
-This module only parses arguments and prints; Starlette and uvicorn (the ``serve`` extra) are imported
-when the command runs, never when the parser is built, and without them the command says how to install
-them (exit code 2).
+This module only parses arguments and prints; the viewer (:mod:`graphdiff.serve`, with Starlette and
+uvicorn, the ``serve`` extra) and the lab's data (:mod:`graphdiff.optimize`) are imported when the command
+runs, never when the parser is built, and without the extra the command says how to install it (exit
+code 2).
 """
 
 from __future__ import annotations
@@ -12,17 +13,14 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .. import optimize
 from ..errors import GraphdiffError, Problem, printable
-from ..optimize.data import load_dataset
-from ..serve import DataRows
-from ..serve.payload import MAX_ROWS
 from .common import BIND_HELP, DATA_HELP, EXIT_OK, add_max_elements_option, examples, parse_bind
 
 if TYPE_CHECKING:
     import numpy as np
 
     from ..api import Graph
+    from ..serve import DataRows
 
 
 #: The examples of --data fed at start when --row picks none: a few, for pictures one can read.
@@ -120,13 +118,17 @@ def _data_rows(
 ) -> tuple[DataRows | None, str | None]:
     """The examples --data, --bind and --row ask for, checked against the graph once here (so a mismatch
     is one line now, not an error in the page), and the line saying what they feed."""
+    from .. import optimize
+    from ..serve import DataRows
+    from ..serve.payload import MAX_ROWS
+
     bind = parse_bind(args.bind)
     if args.data is None:
         for option, given in (("--bind", bind), ("--row", args.row)):
             if given:
                 raise GraphdiffError(Problem(None, option, "needs --data"))
         return None, None
-    dataset = load_dataset(args.data, max_elements=args.max_elements)
+    dataset = optimize.load_dataset(args.data, max_elements=args.max_elements)
     rows = list(args.row) if args.row else list(range(min(DEFAULT_ROWS, len(dataset))))
     if len(rows) > MAX_ROWS:
         raise GraphdiffError(Problem(None, "--row", f"at most {MAX_ROWS} examples at once"))

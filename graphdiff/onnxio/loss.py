@@ -1,7 +1,8 @@
 """Appending a loss to an imported inference model, so grad, check, render and train work on it at once.
 
-Kept apart from the importer (which needs the onnx package) so the command line can list the losses in
-its help without importing onnx.
+Kept apart from the importer, which needs the onnx package. The losses it can append are listed by
+:func:`graphdiff.ops.catalog.loss_ops`, so the command line's help names them without importing
+graphdiff.onnxio.
 """
 
 from __future__ import annotations
@@ -11,11 +12,7 @@ import json
 from ..api import Graph
 from ..errors import ModelError
 from ..ops import REGISTRY, format_shape
-
-
-def loss_ops() -> list[str]:
-    """The losses ``--loss`` can append: registered losses of a prediction and its labels or target."""
-    return sorted(name for name, op in REGISTRY.items() if op.family == "losses" and op.arity == (2, 2))
+from ..ops.catalog import loss_ops
 
 
 def append_loss(

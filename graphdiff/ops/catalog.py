@@ -1,6 +1,7 @@
-"""The op catalogue, made from the registry: what ``graphdiff ops`` prints and README's op table.
+"""The op catalogue, made from the registry: what ``graphdiff ops`` prints, README's op table, and the
+losses ``graphdiff import --loss`` can append.
 
-Nothing here lists ops by hand: an op registered in its family module appears in both.
+Nothing here lists ops by hand: an op registered in its family module appears in each.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ def ops_by_family() -> dict[str, list[Op]]:
         families.setdefault(REGISTRY[name].family, []).append(REGISTRY[name])
     known = [f for f in FAMILY_ORDER if f in families]
     return {family: families[family] for family in known + sorted(families.keys() - set(known))}
+
+
+def loss_ops() -> list[str]:
+    """The losses ``--loss`` can append to an imported model (:func:`graphdiff.onnxio.loss.append_loss`):
+    registered losses of a prediction and its labels or target."""
+    return sorted(name for name, op in REGISTRY.items() if op.family == "losses" and op.arity == (2, 2))
 
 
 def attribute_list(op: Op) -> str:

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import functools
 import math
+from types import ModuleType
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
-from scipy import special
 
 from .base import (
     Attrs,
@@ -37,11 +37,20 @@ from .base import (
 )
 
 
+@functools.cache
+def _special() -> ModuleType:
+    """scipy.special, imported the first time an op needs it (sigmoid's expit, the exact gelu's erfc):
+    importing it takes longer than importing numpy, and a graph without those ops never does."""
+    import scipy.special
+
+    return scipy.special
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     """sigma(x) in x's dtype: scipy's expit, one ufunc that is stable on its own (sigmoid(1000) = 1,
     sigmoid(-1000) = 0, no overflow warnings) and within an ulp of the two-branch formula, which costs
     five numpy calls, both branches evaluated everywhere, and an errstate."""
-    return special.expit(x)
+    return _special().expit(x)
 
 
 def _softplus(x: np.ndarray) -> np.ndarray:
@@ -595,6 +604,11 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _GELU_CUBIC = 0.044715
 
 
+def _normal_cdf(x: np.ndarray) -> np.ndarray:
+    """Phi(x), the standard normal CDF, as erfc(-x / sqrt 2) / 2 (no cancellation for negative x)."""
+    return 0.5 * _special().erfc(x * -math.sqrt(0.5))
+
+
 @register
 class Gelu(UnaryElementwise):
     """x Phi(x), Phi the standard normal CDF (PyTorch's gelu, ``approximate`` as there).
@@ -629,7 +643,7 @@ class Gelu(UnaryElementwise):
     def forward(self, attrs, x):
         if attrs.approximate == "tanh":
             return x * self._tanh_gate(x)
-        return x * (0.5 * special.erfc(x * -math.sqrt(0.5)))
+        return x * _normal_cdf(x)
 
     def grad_x(self, attrs, upstream, out, x):
         if attrs.approximate == "tanh":
@@ -637,7 +651,7 @@ class Gelu(UnaryElementwise):
             with np.errstate(over="ignore", invalid="ignore"):  # x^2 of a huge x: inf, as it should
                 du = _SQRT_2_OVER_PI * (1.0 + (3.0 * _GELU_CUBIC) * (x * x))
                 return upstream * (s + 2.0 * x * s * (1.0 - s) * du)
-        cdf = 0.5 * special.erfc(x * -math.sqrt(0.5))
+        cdf = _normal_cdf(x)
         with np.errstate(over="ignore", under="ignore"):  # e^(-x^2/2) of a large |x| is 0
             pdf = np.exp(-0.5 * (x * x)) * (1.0 / math.sqrt(2.0 * math.pi))
         return upstream * (cdf + x * pdf)
