@@ -60,6 +60,7 @@ def test_the_parser_has_the_documented_commands():
         "import",
         "landscape",
         "ops",
+        "plan",
         "render",
         "run",
         "schema",

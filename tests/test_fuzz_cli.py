@@ -102,6 +102,7 @@ LAB = [
 ]
 BASES: dict[str, list[list[str]]] = {
     "validate": [[spec] for spec in SPECS],
+    "plan": [["cs231n_circuit.json"], ["softmax_classifier.json", "--max-steps", "2"]],
     "run": [["cs231n_circuit.json"], ["softmax_classifier.json"], ["grouped.json"]],
     "grad": [["cs231n_circuit.json"], ["softmax_classifier.json"], ["svm_three_points.json"]],
     "check": [["cs231n_circuit.json"], ["softmax_classifier.json"], ["svm_three_points.json"]],
