@@ -20,10 +20,10 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
-from pydantic import ValidationError
 
-from .errors import GraphdiffError, Problem, ShapeError, SpecError, did_you_mean
-from .ops import REGISTRY, Attrs, Op, TensorType, bind_symbols, format_shape
+from . import nodecheck
+from .errors import GraphdiffError, Problem, ShapeError, SpecError
+from .ops import Attrs, Op, TensorType, bind_symbols, format_shape
 from .spec import (
     DEFAULT_MAX_ELEMENTS,
     ArrayFile,
@@ -204,15 +204,16 @@ class _Checker:
                 if name not in known:
                     # Each guess compares the name with every id; a few are helpful, thousands quadratic.
                     guesses += 1
-                    hint = _guess(name, known) if guesses <= MAX_GUESSES else ""
-                    self.report(self.places[node.id], f"input {_quote(name)} is not defined{hint}")
+                    problem = nodecheck.undefined_input(name, known, with_guess=guesses <= MAX_GUESSES)
+                    self.report(self.places[node.id], problem)
         for index, name in enumerate(self.spec.outputs):
             if name not in known:
                 guesses += 1
-                hint = _guess(name, known) if guesses <= MAX_GUESSES else ""
+                hint = nodecheck.guess(name, known) if guesses <= MAX_GUESSES else ""
                 self.report(f"outputs[{index}]", f"{_quote(name)} is not defined{hint}")
         if self.spec.loss is not None and self.spec.loss not in known:
-            self.report("loss", f"{_quote(self.spec.loss)} is not defined{_guess(self.spec.loss, known)}")
+            hint = nodecheck.guess(self.spec.loss, known)
+            self.report("loss", f"{_quote(self.spec.loss)} is not defined{hint}")
 
     def build_digraph(self) -> nx.DiGraph:
         digraph = nx.DiGraph()
@@ -247,25 +248,13 @@ class _Checker:
     def check_node(self, index: int, node: NodeSpec) -> None:
         if self.nodes.get(node.id) is not node:
             return
-        place = self.places[node.id]
-        op = REGISTRY.get(node.op)
-        if op is None:
-            self.report(place, f"unknown op {_quote(node.op)}{_guess(node.op, REGISTRY)}")
-            return
-        self.ops[node.id] = op
-        arity_problem = op.arity_problem(len(node.inputs))
-        if arity_problem is not None:
-            self.report(place, arity_problem)
-        if not node.attrs and op in self.default_attrs:  # most nodes take none: validated once per op
-            self.attrs[node.id] = self.default_attrs[op]
-            return
-        try:
-            self.attrs[node.id] = op.Attrs.model_validate(node.attrs)
-            if not node.attrs:
-                self.default_attrs[op] = self.attrs[node.id]
-        except ValidationError as exc:
-            for problem in attrs_problems(op, exc):
-                self.report(place, problem)
+        checked = nodecheck.check_node(node.op, node.attrs, len(node.inputs), defaults=self.default_attrs)
+        for problem in checked.problems:
+            self.report(self.places[node.id], problem)
+        if checked.op is not None:
+            self.ops[node.id] = checked.op
+        if checked.attrs is not None:
+            self.attrs[node.id] = checked.attrs
 
     # --- leaves ---------------------------------------------------------------------------------
 
@@ -340,7 +329,7 @@ class _Checker:
                 continue
             op = self.ops[id]
             try:
-                types[id] = infer_type(op, self.attrs[id], [types[name] for name in node.inputs])
+                types[id] = nodecheck.infer_type(op, self.attrs[id], [types[name] for name in node.inputs])
             except ShapeError as exc:
                 for problem in exc.problems:
                     self.report(self.places[id], problem.message)
@@ -374,17 +363,6 @@ class _Checker:
                 yield Problem(self.source.label, place, f"warning: {what}")
 
 
-def infer_type(op: Op, attrs: Attrs, inputs: list[TensorType]) -> TensorType:
-    """``op``'s result type for these inputs, refusing a result no numpy array can have: a reshape,
-    broadcast_to, pad or one_hot to ``(2**70, 0)`` holds nothing, but numpy refuses the shape, so the graph
-    would check and then fail when run."""
-    out = op.infer(attrs, *inputs)
-    problem = shape_size_problem(out.shape)
-    if problem is not None:
-        raise ShapeError(f"{op.name}: the result's shape {problem}")
-    return out
-
-
 def promoted_to_float64(graph: CheckedGraph) -> CheckedGraph:
     """The same graph computed in float64: float32 leaves, and attributes asking for float32 results
     (``cast``, ``one_hot``), become float64. Gradient checks run on it, since centered differences in
@@ -402,42 +380,6 @@ def promoted_to_float64(graph: CheckedGraph) -> CheckedGraph:
     ]
     twin = spec.model_copy(update={"leaves": leaves, "nodes": nodes})
     return check_graph(twin, graph.source)
-
-
-def attrs_problems(op: Op, exc: ValidationError) -> list[str]:
-    """An op's attribute errors as ``attrs.axis: ...`` messages, unknown names with a guess.
-
-    Pydantic reports a value failing a union once per branch (``int``, ``list[int]``); those become one
-    message per place, the expectations joined with "or".
-    """
-    names = [f.alias or n for n, f in op.Attrs.model_fields.items()]
-    grouped: dict[str, list[str]] = {}
-    for error in exc.errors(include_url=False):
-        loc = error["loc"]
-        path = loc[:1] + tuple(part for part in loc[1:] if isinstance(part, int))  # branch names dropped
-        where = "attrs." + format_path(path)
-        if error["type"] == "extra_forbidden":
-            known = ", ".join(names) if names else "none"
-            hint = did_you_mean(str(loc[-1]), names) or f"{op.name} takes: {known}"
-            message = f"unknown attribute for {op.name}; {hint}"
-        elif error["type"] == "missing":
-            message = f"required by {op.name}"
-        else:
-            message = str(error["msg"]).replace("Input should be ", "")
-        grouped.setdefault(where, [])
-        if message not in grouped[where]:
-            grouped[where].append(message)
-    # A branch that failed at an outer level says less than one that got to the bad element.
-    deepest = [w for w in grouped if not any(o.startswith((w + "[", w + ".")) for o in grouped)]
-    return [f"{where}: {_expectations(grouped[where])}" for where in deepest]
-
-
-def _expectations(messages: list[str]) -> str:
-    """``should be a valid integer or a valid list`` from one message per union branch."""
-    if len(messages) == 1:
-        message = messages[0]
-        return message if message.startswith(("unknown", "required")) else f"should be {message}"
-    return "should be " + " or ".join(messages)
 
 
 def literal_value(value: Any, dtype: str) -> np.ndarray:
@@ -581,8 +523,3 @@ def initial_value(leaf: LeafSpec, init: ZerosInit | OnesInit | NormalInit | Unif
 
 def _quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
-
-
-def _guess(name: str, known: Mapping[str, Any] | dict[str, Any]) -> str:
-    hint = did_you_mean(name, known)
-    return f"; {hint}" if hint else ""

@@ -321,7 +321,7 @@ class SliceAttrs(Attrs):
         if value is not None and start is not None and len(value) != len(start):
             raise PydanticCustomError(
                 "slice_entries",
-                "a list of {count} entries like start (one per sliced axis), not {given}",
+                "should be a list of {count} entries like start (one per sliced axis), not {given}",
                 {"count": len(start), "given": len(value)},
             )
         return value
@@ -331,7 +331,7 @@ class SliceAttrs(Attrs):
     def _no_zero_step(cls, value: list[int] | None) -> list[int] | None:
         if value is not None and 0 in value:
             raise PydanticCustomError(
-                "slice_step", "a list of non-zero steps (a slice step of 0 is undefined)"
+                "slice_step", "should be a list of non-zero steps (a slice step of 0 is undefined)"
             )
         return value
 

@@ -1,7 +1,7 @@
 """The graphdiff file format: models (data only), strict parsing, migration, array files, load and save."""
 
 from .arrays import DEFAULT_MAX_ELEMENTS, read_array, resolve_inside
-from .io import SpecSource, describe_place, dump_spec, parse_spec, read_spec, write_spec
+from .io import SpecSource, dump_spec, parse_spec, read_spec, write_spec
 from .models import (
     FORMAT_VERSION,
     ArrayFile,
@@ -14,6 +14,7 @@ from .models import (
     ZerosInit,
     spec_json_schema,
 )
+from .problems import describe_place
 
 __all__ = [
     "DEFAULT_MAX_ELEMENTS",

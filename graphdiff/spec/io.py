@@ -16,11 +16,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import Problem, SpecError, did_you_mean, printable
+from ..errors import Problem, SpecError
 from ..fileio import write_atomic
 from .migrate import migrate
-from .models import LITERAL_TAG, NAME_PATTERN, SPEC_FIELD_NAMES, GraphSpec
-from .strict_json import format_path, parse_json
+from .models import GraphSpec
+from .problems import describe_place, validation_problems
+from .strict_json import parse_json
 
 #: Spec files larger than this are refused before parsing; no more than this many bytes and one are read.
 MAX_SPEC_BYTES = 256 * 1024 * 1024
@@ -182,93 +183,6 @@ def _is_numeric(value: Any) -> bool:
         elif isinstance(item, bool) or not isinstance(item, int | float | str):
             return False
     return True
-
-
-# --- naming places in messages --------------------------------------------------------------------
-
-
-def describe_place(tree: Any, path: tuple[str | int, ...]) -> tuple[str, str]:
-    """Split a JSON path into the item it is in and the field inside it.
-
-    ``("nodes", 1, "attrs", "axis")`` -> ``('nodes[1] "f"', "attrs.axis")``, using the item's id.
-    """
-    if len(path) >= 2 and path[0] in ("leaves", "nodes") and isinstance(path[1], int):
-        item_id = None
-        try:
-            item_id = tree[path[0]][path[1]].get("id")
-        except (KeyError, IndexError, TypeError, AttributeError):
-            pass
-        head = f"{path[0]}[{path[1]}]"
-        if isinstance(item_id, str):  # escaped: an id that breaks the rules is named in its own problem
-            head += " " + printable(json.dumps(item_id, ensure_ascii=False))
-        return head, format_path(path[2:]) if len(path) > 2 else ""
-    return format_path(path), ""
-
-
-def validation_problems(exc: ValidationError, tree: Any, label: str | None) -> list[Problem]:
-    """Pydantic's errors as problems, one per place: union branches merged, unknown fields with a guess."""
-    grouped: dict[tuple[str | int, ...], list[dict[str, Any]]] = {}
-    for error in exc.errors(include_url=False):
-        grouped.setdefault(_tree_path(tree, error), []).append(error)
-    problems = []
-    for path, errors in grouped.items():
-        if _is_union_branch_noise(path, errors, grouped):
-            continue
-        place, field = describe_place(tree, path)
-        message = _message(errors, path)
-        problems.append(Problem(label, place, f"{field}: {message}" if field else message))
-    return problems
-
-
-def _is_union_branch_noise(
-    path: tuple[str | int, ...], errors: list[dict[str, Any]], grouped: dict[tuple[str | int, ...], Any]
-) -> bool:
-    """A tensor literal's branches fail at every level; only the deepest place (the bad element) counts."""
-    in_literal = any(LITERAL_TAG in e["loc"] for e in errors)
-    return in_literal and any(len(other) > len(path) and other[: len(path)] == path for other in grouped)
-
-
-def _tree_path(tree: Any, error: dict[str, Any]) -> tuple[str | int, ...]:
-    """The JSON path of an error: pydantic's location without the union-branch tags it inserts."""
-    loc = error["loc"]
-    path: list[str | int] = []
-    node = tree
-    for i, part in enumerate(loc):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-            path.append(part)
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-            path.append(part)
-        elif i == len(loc) - 1 and error["type"] == "missing":
-            path.append(part)
-    return tuple(path)
-
-
-def _message(errors: list[dict[str, Any]], path: tuple[str | int, ...]) -> str:
-    first = errors[0]
-    tags = {part for e in errors for part in e["loc"] if isinstance(part, str)}
-    if first["type"] == "extra_forbidden":
-        name = str(path[-1])
-        hint = did_you_mean(name, SPEC_FIELD_NAMES)
-        return "unknown field" + (f"; {hint}" if hint else "")
-    if first["type"] == "missing":
-        return "required field is missing"
-    if first["type"] == "string_pattern_mismatch" and first.get("ctx", {}).get("pattern") == NAME_PATTERN:
-        return _unsafe_name_message(first["input"])
-    if LITERAL_TAG in tags:
-        return "must be a number or a nested list of numbers"
-    if "constrained-int" in tags:
-        return "a dimension is a non-negative integer or a symbol such as N"
-    text = str(first["msg"]).removeprefix("Value error, ")
-    return text.replace("Input should be", "should be")
-
-
-def _unsafe_name_message(text: Any) -> str:
-    """What is wrong with a name that does not match NAME_PATTERN (it is not empty: min_length says so)."""
-    bad = next((c for c in text if printable(c) != c), None) if isinstance(text, str) else None
-    found = f" (U+{ord(bad):04X} at character {text.index(bad)})" if bad is not None else ""
-    return f"may not contain control, bidirectional-formatting or invisible characters{found}"
 
 
 def _json_type(value: Any) -> str:
