@@ -21,7 +21,7 @@ import html
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -33,8 +33,9 @@ from .errors import GraphdiffError, Problem, ShapeError, SpecError
 from .executor import Gradients, Plan, Trace, bind_feeds, compile_plan
 from .fileio import write_atomic
 from .gradcheck import GradientCheckReport, check_plan_gradients
-from .graph import CheckedGraph, attrs_problems, check_graph, gc_paused, infer_type, literal_value
-from .ops import FLOAT_DTYPES, REGISTRY, TensorType, format_shape
+from .graph import CheckedGraph, check_graph, gc_paused, literal_value
+from .nodecheck import check_node, infer_type, undefined_input
+from .ops import FLOAT_DTYPES, TensorType, format_shape
 from .spec import (
     DEFAULT_MAX_ELEMENTS,
     FORMAT_VERSION,
@@ -47,7 +48,8 @@ from .spec import (
     read_spec,
 )
 from .spec.arrays import shape_size_problem
-from .spec.io import validation_problems
+from .spec.problems import validation_messages, validation_problems
+from .spec.strict_json import format_path
 
 ArrayLike = Any
 
@@ -156,11 +158,20 @@ class Tensor:
 class Result:
     """Values (and, after backward, gradients) of one run, addressable by id."""
 
-    def __init__(self, graph: CheckedGraph, trace: Trace, gradients: Gradients | None = None) -> None:
+    def __init__(
+        self,
+        graph: CheckedGraph,
+        trace: Trace,
+        gradients: Gradients | None = None,
+        *,
+        edges: Callable[[], dict[tuple[str, int], np.ndarray] | None] | None = None,
+    ) -> None:
         self.graph = graph
         self.trace = trace
         self._grads = dict(gradients.grads) if gradients is not None else None
         self._edge_grads = gradients.edge_grads if gradients is not None else None
+        #: How to record the edges' gradients when first asked, if backward did not (see edge_grads).
+        self._edges = edges
 
     @property
     def loss(self) -> float | None:
@@ -192,8 +203,12 @@ class Result:
 
     @property
     def edge_grads(self) -> dict[tuple[str, int], np.ndarray] | None:
-        """The gradient along each edge, keyed by (consumer id, input position), when backward recorded
-        them (it does when every gradient is wanted); their sum over a value's consumers is its gradient."""
+        """The gradient along each edge, keyed by (consumer id, input position); their sum over a value's
+        consumers is its gradient. None when backward named the gradients it wanted (``wrt``). Diagrams
+        ask for them: the first ask reruns the backward pass recording every edge (``graph.run()``
+        itself takes the fastest path, which records none), and the answer is kept."""
+        if self._edge_grads is None and self._edges is not None:
+            self._edge_grads, self._edges = self._edges(), None
         return dict(self._edge_grads) if self._edge_grads is not None else None
 
     @property
@@ -434,32 +449,39 @@ class Graph:
         Attributes are keyword arguments (``axis=1``); ``None`` means "the default". Python numbers
         among the inputs become constant leaves.
         """
-        definition = REGISTRY.get(op)
-        if definition is None:
-            raise SpecError(f"unknown op {json.dumps(op)}")
-        dtype = next((t.dtype for t in inputs if isinstance(t, Tensor)), "float64")
-        tensors = [self._as_tensor(t, dtype) for t in inputs]
-        node_id = self._fresh_id(op) if id is None else id
-        place = f"node {json.dumps(node_id)}"
-        if node_id in self._types:
-            raise SpecError(Problem(None, place, "id is already used"))
         clean = {name: value for name, value in attrs.items() if value is not None}
         if "lam" in clean:  # ``lambda`` is a Python keyword
             clean["lambda"] = clean.pop("lam")
+        operands = [self._operand(item) for item in inputs]
+        node_id = self._fresh_id(op) if id is None else id
+        place = f"node {json.dumps(node_id)}"
+        data = {"id": node_id, "op": op, "inputs": [], "attrs": clean, "description": description}
         try:
-            parsed = definition.Attrs.model_validate(clean)
+            node = NodeSpec.model_validate({k: v for k, v in data.items() if v is not None})
         except ValidationError as exc:
-            raise SpecError(*(Problem(None, place, m) for m in attrs_problems(definition, exc))) from None
-        arity_problem = definition.arity_problem(len(tensors))
-        if arity_problem is not None:
-            raise SpecError(Problem(None, place, arity_problem))
+            raise SpecError(*_problems_at(place, exc, data)) from None
+        if node_id in self._types:
+            raise SpecError(Problem(None, place, "id is already used"))
+        # The checks a node of a spec file gets, with the same messages; raised at once, at this line.
+        checked = check_node(op, clean, len(operands))
+        stale = [t.id for t in operands if isinstance(t, Tensor) and t.id not in self._types]  # renamed
+        problems = [*checked.problems, *(undefined_input(name, self._types) for name in stale)]
+        if problems:
+            raise SpecError(*(Problem(None, place, message) for message in problems))
+        assert checked.op is not None and checked.attrs is not None
+        dtype = next((t.dtype for t in operands if isinstance(t, Tensor)), "float64")
+        number_dtype = dtype if dtype in FLOAT_DTYPES else "float64"
+        types = [t.type if isinstance(t, Tensor) else TensorType((), number_dtype) for t in operands]
         try:
-            out_type = infer_type(definition, parsed, [t.type for t in tensors])
+            out_type = infer_type(checked.op, checked.attrs, types)
         except ShapeError as exc:
             raise exc.located(None, place) from None
-        node = NodeSpec(
-            id=node_id, op=op, inputs=[t.id for t in tensors], attrs=clean, description=description
-        )
+        # Only now that the node is sound do its Python numbers become constant leaves.
+        tensors = [
+            t if isinstance(t, Tensor) else self.constant(self._fresh_id("const"), t, dtype=number_dtype)
+            for t in operands
+        ]
+        node = node.model_copy(update={"inputs": [t.id for t in tensors]})
         self._nodes.append(node)
         self._types[node_id] = out_type
         self._consumed.update(node.inputs)
@@ -500,21 +522,20 @@ class Graph:
         """The graph as a file-format model."""
         if self._checked is not None:
             return self._checked.spec
+        data = {
+            "$schema": self._schema,
+            "format_version": FORMAT_VERSION,
+            "name": self.name,
+            "description": self.description,
+            "leaves": self._leaves,
+            "nodes": self._nodes,
+            "outputs": self._outputs,
+            "loss": self._loss,
+        }
         try:
-            return GraphSpec.model_validate(
-                {
-                    "$schema": self._schema,
-                    "format_version": FORMAT_VERSION,
-                    "name": self.name,
-                    "description": self.description,
-                    "leaves": self._leaves,
-                    "nodes": self._nodes,
-                    "outputs": self._outputs,
-                    "loss": self._loss,
-                }
-            )
+            return GraphSpec.model_validate(data)
         except ValidationError as exc:
-            raise SpecError(*validation_problems(exc, None, None)) from None
+            raise SpecError(*validation_problems(exc, data, None)) from None
 
     @property
     def checked(self) -> CheckedGraph:
@@ -560,19 +581,28 @@ class Graph:
         """Backpropagate from the loss (or ``output`` seeded with ``upstream``) through the last forward
         run (or ``result``). ``wrt`` names the gradients wanted (default: every float leaf and node).
 
-        ``record_edges`` keeps each edge's gradient for diagrams; by default it is on when every gradient
-        is wanted and off when ``wrt`` names some (training), which then keeps less in memory.
+        ``record_edges`` keeps each edge's gradient (diagrams draw them). By default they are recorded
+        only when first asked for (:attr:`Result.edge_grads`), and only when every gradient is wanted,
+        so backward itself takes the fastest path.
         """
         base = result or self.last_result()
-        gradients = base.trace.plan.backward(
-            base.trace,
+        trace = base.trace
+        gradients = trace.plan.backward(
+            trace,
             wrt=wrt,
             output=output,
             upstream=upstream,
             check_finite=check_finite,
-            record_edges=wrt is None if record_edges is None else record_edges,
+            record_edges=bool(record_edges),
         )
-        self._last = Result(base.graph, base.trace, gradients)
+        edges = None
+        if record_edges is None and wrt is None:
+
+            def edges() -> dict[tuple[str, int], np.ndarray] | None:
+                kwargs = {"output": output, "upstream": upstream, "record_edges": True}
+                return trace.plan.backward(trace, **kwargs).edge_grads
+
+        self._last = Result(base.graph, trace, gradients, edges=edges)
         return self._last
 
     def run(
@@ -628,9 +658,7 @@ class Graph:
         try:
             leaf = LeafSpec.model_validate({k: v for k, v in data.items() if v is not None})
         except ValidationError as exc:
-            raise SpecError(
-                *(Problem(None, place, p.message) for p in validation_problems(exc, data, None))
-            ) from None
+            raise SpecError(*_problems_at(place, exc, data)) from None
         if leaf.shape is not None:
             problem = shape_size_problem(leaf.shape)
             if problem is not None:
@@ -646,15 +674,14 @@ class Graph:
         self._changed()
         return Tensor(self, id)
 
-    def _as_tensor(self, item: Tensor | float, dtype: str) -> Tensor:
+    def _operand(self, item: Tensor | float) -> Tensor | float:
+        """An input of a node being applied: a tensor of this graph, or a number (a constant to be)."""
         if isinstance(item, Tensor):
             self._own(item)
             return item
         if isinstance(item, bool) or not isinstance(item, int | float | np.number):
             raise TypeError(f"expected a Tensor or a number, got {type(item).__name__}")
-        return self.constant(
-            self._fresh_id("const"), float(item), dtype=dtype if dtype in FLOAT_DTYPES else "float64"
-        )
+        return float(item)
 
     def _own(self, tensor: Tensor) -> None:
         if tensor.graph is not self:
@@ -697,6 +724,15 @@ class Graph:
         self._checked = None
         self._plan = None
         self._last = None
+
+
+def _problems_at(place: str, exc: ValidationError, data: Mapping[str, Any]) -> list[Problem]:
+    """The errors of validating one leaf's or node's ``data`` as problems at ``place``, each naming its
+    field (``leaf "w": value.std: required field is missing``), as a spec file's would."""
+    return [
+        Problem(None, place, f"{format_path(path)}: {message}" if path else message)
+        for path, message in validation_messages(exc, data)
+    ]
 
 
 def _ragged(exc: Exception) -> bool:
