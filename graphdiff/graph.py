@@ -16,9 +16,8 @@ import math
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
 
 from . import nodecheck
@@ -40,6 +39,9 @@ from .spec import (
 )
 from .spec.arrays import shape_size_problem
 from .spec.strict_json import format_path
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 #: How many undefined references get a "did you mean" suggestion (each costs a pass over every id).
 MAX_GUESSES = 20
@@ -147,14 +149,17 @@ class _Checker:
         for index, node in enumerate(self.spec.nodes):
             self.check_node(index, node)
         self.check_references()
-        digraph = self.build_digraph()
         file_index = {id: i for i, id in enumerate(self.places)}
         if self.file_order_is_topological(file_index):
             # Then it is also the order networkx's sort would give (topological, ties by file order),
-            # and there can be no cycle: both answers in one pass over the edges.
+            # and there can be no cycle: both answers in one pass over the edges, without building a
+            # DiGraph (or importing networkx: a tenth of a second, and a third of the memory at 1M nodes).
             self.fail_if_problems()
             order = tuple(self.places)
         else:
+            import networkx as nx
+
+            digraph = self.build_digraph()
             self.check_cycles(digraph)
             self.fail_if_problems()
             order = tuple(nx.lexicographical_topological_sort(digraph, key=file_index.__getitem__))
@@ -172,7 +177,7 @@ class _Checker:
             ops=self.ops,
             attrs=self.attrs,
             leaf_values=self.leaf_values,
-            warnings=tuple(self.unused(digraph)),
+            warnings=tuple(self.unused()),
         )
 
     # --- ids and references ---------------------------------------------------------------------
@@ -216,6 +221,8 @@ class _Checker:
             self.report("loss", f"{_quote(self.spec.loss)} is not defined{hint}")
 
     def build_digraph(self) -> nx.DiGraph:
+        import networkx as nx
+
         digraph = nx.DiGraph()
         digraph.add_nodes_from(self.places)
         places = self.places
@@ -234,6 +241,8 @@ class _Checker:
         return True
 
     def check_cycles(self, digraph: nx.DiGraph) -> None:
+        import networkx as nx
+
         file_index = {id: i for i, id in enumerate(self.places)}
         for component in nx.strongly_connected_components(digraph):
             first = min(component, key=file_index.__getitem__)
@@ -347,14 +356,21 @@ class _Checker:
         elif not t.is_float:
             self.report("loss", f"the loss {_quote(loss)} must be a float, but it is {t.dtype}")
 
-    def unused(self, digraph: nx.DiGraph) -> Iterator[Problem]:
+    def unused(self) -> Iterator[Problem]:
         targets = set(self.spec.outputs) | ({self.spec.loss} if self.spec.loss else set())
         if not targets:
             yield Problem(self.source.label, None, "warning: the graph declares no outputs and no loss")
             return
+        # Everything an output or the loss depends on: a walk back along the inputs (the ancestors).
         used = set(targets)
-        for target in targets:
-            used |= nx.ancestors(digraph, target)
+        stack = list(targets)
+        while stack:
+            node = self.nodes.get(stack.pop())
+            if node is not None:
+                for name in node.inputs:
+                    if name not in used:
+                        used.add(name)
+                        stack.append(name)
         for id, place in self.places.items():
             if id not in used:
                 what = (
