@@ -61,8 +61,8 @@ class Plan:
         self.steps: tuple[Step, ...] = self.program.steps
         self.leaf_slots = self.program.leaves
         self.float_slot = self.program.float_slot
-        self.interpreter = Interpreter(self.program)
-        self._interpreters: dict[tuple[bool, str], Interpreter] = {(False, "all"): self.interpreter}
+        # Interpreters are made when first needed (a graph on a fast path may never need one).
+        self._interpreters: dict[tuple[bool, str], Interpreter] = {}
         self._resolved: dict[
             tuple[str | None, tuple[str, ...] | None], tuple[int, BackwardProgram, np.ndarray | None]
         ] = {}
@@ -79,7 +79,7 @@ class Plan:
     @property
     def path(self) -> str:
         """The name of the path ``forward`` takes without options."""
-        return self.fast.name if self.fast is not None else self.interpreter.name
+        return self.fast.name if self.fast is not None else "interpreter"
 
     def describe(self, *, max_steps: int | None = None) -> str:
         """The program as text, with the path that runs it (what ``graphdiff plan`` prints)."""
@@ -175,6 +175,11 @@ class Plan:
                     trace.values, backward, seed, record_edges=record_edges
                 )
         return self.interpreter.backward(trace.values, backward, seed, record_edges=record_edges)
+
+    @property
+    def interpreter(self) -> Interpreter:
+        """The interpreter without options."""
+        return self._interpreter(False, "all")
 
     def _resolve(
         self, output: str | None, wrt: tuple[str, ...] | None
