@@ -770,19 +770,18 @@ def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(reaped, tm
         proc.wait()
 
 
+def start_steps_writer_sleeping_at_frame_3(work: Path, stub: Path) -> subprocess.Popen[str]:
+    """``graphdiff render --steps steps`` whose dot sleeps on frame 3, its folder half built beside ``steps``.
+    dot's calls: the frames' direction (a -Tplain layout), then frames 1, 2 and 3."""
+    return start_cli(
+        "render", "circuit.json", *FEED, "--steps", "steps", cwd=work, env=sleeping_dot_at(stub, 4)
+    )
+
+
 @needs_dot
 def test_a_killed_steps_writers_temporary_folder_is_removed_by_the_next_write(work, tmp_path):
     stub = tmp_path / "stub"
-    proc = start_cli(
-        # dot's calls: the frames' direction (a -Tplain layout), then frames 1, 2 and 3 (where it sleeps)
-        "render",
-        "circuit.json",
-        *FEED,
-        "--steps",
-        "steps",
-        cwd=work,
-        env=sleeping_dot_at(stub, 4),
-    )
+    proc = start_steps_writer_sleeping_at_frame_3(work, stub)
     try:
         wait_for(stub / "ready")
         proc.kill()
@@ -823,16 +822,7 @@ def test_a_live_concurrent_writers_temporary_file_is_never_removed(tmp_path):
 @needs_dot
 def test_a_live_concurrent_steps_writers_temporary_folder_is_never_removed(work, tmp_path):
     stub = tmp_path / "stub"
-    proc = start_cli(
-        # dot's calls: the frames' direction (a -Tplain layout), then frames 1, 2 and 3 (where it sleeps)
-        "render",
-        "circuit.json",
-        *FEED,
-        "--steps",
-        "steps",
-        cwd=work,
-        env=sleeping_dot_at(stub, 4),
-    )
+    proc = start_steps_writer_sleeping_at_frame_3(work, stub)
     try:
         wait_for(stub / "ready")
         (theirs,) = temporaries(work)

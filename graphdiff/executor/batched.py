@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import ComputeError
 from ..ops import Attrs, Op
-from .interpreter import Interpreter, Trace
+from .interpreter import Trace
 from .program import BackwardProgram, Program, Step
 
 #: Below this many nodes a scalar graph is not batched: batching pays off only with many per level.
@@ -235,7 +235,7 @@ class ScalarBatches:
                 unit.forward(vector)
         except ComputeError:
             # Rerun step by step, which names the node that failed.
-            Interpreter(self.program).forward(plan, leaf_values)
+            plan.interpreter.forward(plan, leaf_values)
             raise
         return Trace(plan, ScalarValues(vector), native=vector)
 

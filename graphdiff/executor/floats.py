@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import ComputeError
 from ..ops.base import LocalGradient
 from .batched import ScalarValues, scalar_float_dtype
-from .interpreter import Interpreter, Trace
+from .interpreter import Trace
 from .program import BackwardProgram, Program
 
 _NOTHING_FREED: frozenset[int] = frozenset()
@@ -63,7 +63,7 @@ class ScalarSteps:
                 out = forward(attrs, *map(get, inputs))
                 values[output] = out if type(out) is scalar else scalar(out)
         except ComputeError:
-            Interpreter(self.program).forward(plan, leaf_values)  # names the node that failed
+            plan.interpreter.forward(plan, leaf_values)  # names the node that failed
             raise
         return Trace(plan, ScalarValues(values), _NOTHING_FREED, values)
 

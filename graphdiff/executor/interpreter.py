@@ -78,7 +78,6 @@ class Interpreter:
     def __init__(self, program: Program, *, check_finite: bool = False, keep: str = "all") -> None:
         self.program = program
         self.check_finite = check_finite
-        self.keep = keep
         frees = program.frees if keep == "backward" else ((),) * len(program.steps)
         self.freed = program.freeable if keep == "backward" else frozenset()
         self._plain_calls: dict[BackwardProgram, tuple[_BackwardCall, ...]] = {}
@@ -92,13 +91,6 @@ class Interpreter:
             )
             for step, freed in zip(program.steps, frees, strict=True)
         )
-
-    @property
-    def name(self) -> str:
-        options = [o for o, on in (("checking for nan/inf", self.check_finite),) if on]
-        if self.keep == "backward":
-            options.append("freeing what backward does not read")
-        return "interpreter" + (f" ({', '.join(options)})" if options else "")
 
     # --- forward ------------------------------------------------------------------------------
 
